@@ -1,0 +1,3 @@
+"""API v1 routes (owned by the API work)."""
+
+urlpatterns: list = []

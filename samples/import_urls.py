@@ -1,0 +1,4 @@
+"""Manifest (bulk registration) pages (owned by the import work)."""
+
+app_name = "imports"
+urlpatterns: list = []
