@@ -141,7 +141,9 @@ def _centrifugation(spin: Spin | None, *, allow_m: bool) -> str:
     return "I" if rt else "J"
 
 
-def _post_centrifugation(delay_min: int | None, temp_c: float | None, had_spin: bool) -> str:
+def _post_centrifugation(delay_min: int | None, temp_c: float | None, had_spin: bool | None) -> str:
+    if had_spin is None:
+        return "X"
     if not had_spin:
         return "N"
     if delay_min is None or temp_c is None:
@@ -207,7 +209,9 @@ def derive_sprec(
             spin_1,
             spin_2,
             _post_centrifugation(
-                post_centrifugation_delay_min, post_centrifugation_temp_c, bool(spins)
+                post_centrifugation_delay_min,
+                post_centrifugation_temp_c,
+                bool(spins) if centrifugation_steps is not None else None,
             ),
             _storage(storage_container, storage_temp_c),
         ]
