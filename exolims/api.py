@@ -1,31 +1,54 @@
-"""Shared REST API machinery: error mapping, serializers that run model validation, and the
-study-scoped base viewset. Pagination and renderers live in their own modules because DRF
+"""Shared REST API machinery: error mapping, serializers that run model validation, the
+study-scoped base viewset (with a cheap ``.values()`` read path for hot lists) and the
+caller's own API tokens. Pagination and renderers live in their own modules because DRF
 imports them from settings while this module is still loading."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
-from django.db.models import ProtectedError, RestrictedError
+from django.db import DataError, IntegrityError, transaction
+from django.db.models import CharField, Func, ProtectedError, QuerySet, RestrictedError
 from django.http import Http404, StreamingHttpResponse
-from rest_framework import exceptions, serializers, status, viewsets
+from django.urls import NoReverseMatch, reverse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, filters, mixins, serializers, status, viewsets
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .models import ApiToken
 from .renderers import rows_to_csv
 
 # --- Errors ----------------------------------------------------------------------------
 
 
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The change conflicts with the current state of the records."
+    default_code = "conflict"
+
+
 def exception_handler(exc, context):
     """Map model validation and integrity errors onto 400/409 so bad input never gives a 500."""
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, Http404):
+        # One wording for every miss, so a foreign id is indistinguishable from a missing one.
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoValidationError):
         detail = (
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
+        if "__all__" in detail:
+            detail["non_field_errors"] = detail.pop("__all__")
         exc = exceptions.ValidationError(detail)
     elif isinstance(exc, (ProtectedError, RestrictedError)):
         blockers = sorted(
@@ -42,6 +65,15 @@ def exception_handler(exc, context):
             },
             status=status.HTTP_409_CONFLICT,
         )
+    elif isinstance(exc, DataError):
+        # e.g. a NUL character inside JSON text: the database refuses a value validation let by.
+        return Response(
+            {
+                "detail": "A value could not be stored (invalid characters or out of range).",
+                "code": "invalid",
+            },
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     elif isinstance(exc, IntegrityError):
         return Response(
             {
@@ -57,7 +89,8 @@ def exception_handler(exc, context):
 
 
 class ValidatedModelSerializer(serializers.ModelSerializer):
-    """Runs ``Model.clean()`` (DRF does not), so forms, API and import share one set of rules."""
+    """Runs ``Model.full_clean()`` (DRF does not), so forms, API and import share one set of
+    rules. Model errors come back as DRF field errors (``__all__`` as non_field_errors)."""
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
@@ -70,26 +103,23 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
                 }
             )
             instance._state.adding = False
+            # Reuse related objects the view already loaded instead of fetching them again.
+            for field in model._meta.concrete_fields:
+                if field.is_relation and field.is_cached(self.instance):
+                    field.set_cached_value(instance, field.get_cached_value(self.instance))
         else:
             instance = model()
-        m2m = {}
+        many_to_many = {f.name for f in model._meta.many_to_many}
         for name, value in attrs.items():
-            field = (
-                model._meta.get_field(name)
-                if name in {f.name for f in model._meta.get_fields()}
-                else None
-            )
-            if field is not None and field.many_to_many:
-                m2m[name] = value
-                continue
-            setattr(instance, name, value)
+            if name not in many_to_many:
+                setattr(instance, name, value)
         try:
             instance.full_clean(exclude=self._clean_exclusions(), validate_unique=True)
         except DjangoValidationError as exc:
-            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
+            raise serializers.ValidationError(_as_drf_errors(exc)) from None
         # clean() may normalise values (e.g. centrifugation steps); keep what it produced.
         for name in list(attrs):
-            if name not in m2m and hasattr(instance, name):
+            if name not in many_to_many and hasattr(instance, name):
                 attrs[name] = getattr(instance, name)
         return attrs
 
@@ -97,78 +127,268 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
         return []
 
 
+def _as_drf_errors(exc: DjangoValidationError) -> dict[str, Any]:
+    errors = serializers.as_serializer_error(exc)
+    if "__all__" in errors:
+        errors.setdefault("non_field_errors", []).extend(errors.pop("__all__"))
+    return errors
+
+
+class UtcIsoText(Func):
+    """A timestamp as RFC 3339 text in UTC, formatted by PostgreSQL (``…T09:30:00Z``, with
+    microseconds only when there are any, as DRF writes them). Cheaper than Django's
+    pure-Python timestamptz loader followed by formatting in Python."""
+
+    template = (
+        "replace(to_char(%(expressions)s AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '.000000Z', 'Z')"
+    )
+    output_field = CharField()
+
+
+class ValuesReadSerializerMixin:
+    """Read path for hot list endpoints: rows come from ``QuerySet.values()`` over explicit
+    columns and are shaped in place by ``shape_rows``, skipping per-field serializer objects
+    (several times cheaper per row, PERF-RELIABILITY §1.1). Single objects go through the
+    very same code, so list, detail and write responses can never drift apart.
+
+    ``read_renames`` maps query aliases to output keys (an annotation may not reuse a model
+    field's name); the cursor paginator is told about them so it can order by them.
+    """
+
+    read_columns: ClassVar[tuple[str, ...]] = ()
+    read_expressions: ClassVar[dict[str, Any]] = {}
+    read_renames: ClassVar[dict[str, str]] = {}
+    detail_view_name: ClassVar[str] = ""
+
+    @classmethod
+    def read_values(cls, queryset: QuerySet) -> QuerySet:
+        return queryset.values(*cls.read_columns, **cls.read_expressions)
+
+    @classmethod
+    def position_columns(cls) -> dict[str, str]:
+        """Output key -> query alias, for ordering fields that were renamed."""
+        return {name: alias for alias, name in cls.read_renames.items()}
+
+    @classmethod
+    def represent_rows(cls, rows: list[dict[str, Any]], *, context: dict[str, Any]) -> list:
+        renames = list(cls.read_renames.items())
+        if renames:
+            for row in rows:
+                for alias, name in renames:
+                    row[name] = row.pop(alias)
+        return cls.shape_rows(rows, context=context)
+
+    @classmethod
+    def shape_rows(cls, rows: list[dict[str, Any]], *, context: dict[str, Any]) -> list[dict]:
+        return rows
+
+    @classmethod
+    def detail_url_prefix(cls, context: dict[str, Any]) -> str:
+        """``…/api/v1/samples/`` once per response; reversing per row would cost more than
+        the rest of the row."""
+        try:
+            path = reverse(cls.detail_view_name, args=[0])
+        except NoReverseMatch:  # pragma: no cover - URLconf not loaded (e.g. scripts)
+            return ""
+        path = path[: -len("0/")]
+        request = context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+    def to_representation(self, instance) -> dict[str, Any]:
+        rows = list(self.read_values(type(instance)._base_manager.filter(pk=instance.pk)))
+        return self.represent_rows(rows, context=self.context)[0]
+
+
 # --- Viewsets --------------------------------------------------------------------------
+
+
+class StrictOrderingFilter(filters.OrderingFilter):
+    """``?ordering=`` limited to the view's whitelist of indexed fields; anything else is a
+    400 naming the allowed values instead of being silently ignored."""
+
+    def get_ordering(self, request, queryset, view):
+        params = request.query_params.get(self.ordering_param)
+        if params:
+            fields = [param.strip() for param in params.split(",") if param.strip()]
+            allowed = self.get_valid_fields(queryset, view, {"request": request})
+            allowed_names = {name for name, _label in allowed}
+            unknown = [f for f in fields if f.lstrip("-") not in allowed_names]
+            if unknown:
+                raise exceptions.ValidationError(
+                    {
+                        self.ordering_param: [
+                            f"Cannot order by {', '.join(unknown)}; use one of "
+                            f"{', '.join(sorted(allowed_names))} (prefix '-' for descending)."
+                        ]
+                    }
+                )
+        return super().get_ordering(request, queryset, view)
+
+
+_CSV_PARAMETER = OpenApiParameter(
+    "format",
+    OpenApiTypes.STR,
+    enum=["json", "csv"],
+    description="`csv` streams every row matching the filters as CSV (no pagination).",
+)
+
+
+def document_list_with_csv(serializer_class: type[serializers.Serializer]):
+    """Class decorator: document ``?format=csv`` on a list endpoint, which schema
+    auto-detection cannot see."""
+    return extend_schema_view(
+        list=extend_schema(
+            parameters=[_CSV_PARAMETER],
+            responses={
+                (200, "application/json"): serializer_class(many=True),
+                (200, "text/csv"): OpenApiResponse(
+                    OpenApiTypes.STR,
+                    description="Every matching row, one per line, after a header line.",
+                ),
+            },
+        )
+    )
 
 
 class StudyScopedViewSet(viewsets.ModelViewSet):
     """CRUD over records that belong to a study.
 
-    Reads are limited to the user's studies; writes need the editor role in the record's
-    study (``write_role``). An object from another study is a 404, never a 403, so IDs
-    do not leak what exists.
+    Reads are limited to the user's studies; writes need ``write_role`` in the record's
+    study. An object from another study is a 404, never a 403, so IDs do not leak what
+    exists. A serializer with ``ValuesReadSerializerMixin`` gets the ``.values()`` read
+    path for list, retrieve and CSV.
     """
 
     write_role = "editor"
     csv_fields: list[str] | None = None
+    ordering = ("-id",)
+    ordering_fields: tuple[str, ...] = ("id",)
+    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    lookup_value_regex = r"[0-9]+"
 
-    def get_queryset(self):
+    # -- scoping ------------------------------------------------------------------------
+
+    def get_queryset(self) -> QuerySet:
         return self.queryset.model.objects.visible_to(self.request.user)
 
-    def writable_queryset(self):
-        manager = self.queryset.model.objects
-        return (
-            manager.managed_by(self.request.user)
-            if self.write_role == "manager"
-            else manager.editable_by(self.request.user)
-        )
+    def study_of(self, instance) -> Any:
+        return instance.study
+
+    def role_in(self, study) -> str | None:
+        return study.role_of(self.request.user)
 
     def check_write(self, study) -> None:
-        from samples.models import Study  # exolims wires apps together only at call time
+        """403 unless the user holds ``write_role`` in ``study``; 404 if they cannot see it."""
+        from samples.choices import ROLE_RANK  # exolims wires apps together only at call time
 
-        allowed = Study.objects.filter(pk=study.pk)
-        allowed = (
-            allowed.managed_by(self.request.user)
-            if self.write_role == "manager"
-            else allowed.editable_by(self.request.user)
-        )
-        if not allowed.exists():
-            if not Study.objects.visible_to(self.request.user).filter(pk=study.pk).exists():
-                raise Http404
+        role = self.role_in(study)
+        if role is None:
+            raise Http404
+        if ROLE_RANK[role] < ROLE_RANK[self.write_role]:
             raise exceptions.PermissionDenied(
                 f"You need the {self.write_role} role in study {study.code} for this."
             )
 
-    def study_of(self, instance_or_data) -> Any:
-        return instance_or_data.study
+    def check_can_create(self) -> None:
+        """Refuse early (before validating the body) when the user cannot write anywhere."""
+        from samples.models import Study
+
+        user = self.request.user
+        if user.is_superuser:
+            return
+        studies = Study.objects.all()
+        studies = (
+            studies.managed_by(user) if self.write_role == "manager" else studies.editable_by(user)
+        )
+        if not studies.exists():
+            plural = self.queryset.model._meta.verbose_name_plural
+            raise exceptions.PermissionDenied(
+                f"You need the {self.write_role} role in a study to create {plural}."
+            )
+
+    def get_object(self):
+        obj = super().get_object()
+        # Check the role before validating a body, as DRF's object permissions would.
+        if self.request.method not in SAFE_METHODS:
+            self.check_write(self.study_of(obj))
+        return obj
+
+    # -- writes -------------------------------------------------------------------------
+
+    def create(self, request, *args, **kwargs):
+        self.check_can_create()
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer) -> None:
         self.check_write(serializer.validated_data["study"])
-        serializer.save()
+        with transaction.atomic():
+            serializer.save()
 
     def perform_update(self, serializer) -> None:
-        self.check_write(self.study_of(serializer.instance))
-        if "study" in serializer.validated_data:
-            self.check_write(serializer.validated_data["study"])
-        serializer.save()
+        with transaction.atomic():
+            serializer.save()
 
     def perform_destroy(self, instance) -> None:
-        self.check_write(self.study_of(instance))
-        instance.delete()
+        # The savepoint keeps the request's transaction usable if the delete is refused.
+        with transaction.atomic():
+            instance.delete()
+
+    # -- reads --------------------------------------------------------------------------
+
+    def uses_values_path(self) -> bool:
+        return issubclass(self.get_serializer_class(), ValuesReadSerializerMixin)
 
     def list(self, request, *args, **kwargs):
         if getattr(request.accepted_renderer, "format", None) == "csv":
             return self.stream_csv()
-        return super().list(request, *args, **kwargs)
+        if not self.uses_values_path():
+            return super().list(request, *args, **kwargs)
+        serializer_class = self.get_serializer_class()
+        queryset = serializer_class.read_values(self.filter_queryset(self.get_queryset()))
+        if self.paginator is not None:
+            self.paginator.position_columns = serializer_class.position_columns()
+        page = self.paginate_queryset(queryset)
+        if page is None:  # pragma: no cover - every list is paginated
+            page = list(queryset)
+        rows = serializer_class.represent_rows(page, context=self.get_serializer_context())
+        return self.get_paginated_response(rows)
+
+    def retrieve(self, request, *args, **kwargs):
+        if not self.uses_values_path():
+            return super().retrieve(request, *args, **kwargs)
+        serializer_class = self.get_serializer_class()
+        lookup_url_kwarg = self.lookup_url_kwarg or self.lookup_field
+        queryset = self.filter_queryset(self.get_queryset()).filter(
+            **{self.lookup_field: self.kwargs[lookup_url_kwarg]}
+        )
+        rows = list(serializer_class.read_values(queryset)[:1])
+        if not rows:
+            raise Http404
+        context = self.get_serializer_context()
+        return Response(serializer_class.represent_rows(rows, context=context)[0])
 
     def stream_csv(self) -> StreamingHttpResponse:
         queryset = self.filter_queryset(self.get_queryset())
         serializer_class = self.get_serializer_class()
-        fields = self.csv_fields or list(serializer_class().fields)
-        serializer = serializer_class(context=self.get_serializer_context())
+        context = self.get_serializer_context()
+        serializer = serializer_class(context=context)
+        fields = self.csv_fields or [
+            name for name, field in serializer.fields.items() if not field.write_only
+        ]
 
-        def rows() -> Iterator[dict[str, Any]]:
-            for obj in queryset.iterator(chunk_size=2000):
-                yield serializer.to_representation(obj)
+        if self.uses_values_path():
+
+            def rows() -> Iterator[dict[str, Any]]:
+                values = serializer_class.read_values(queryset).iterator(chunk_size=2000)
+                for chunk in _chunks(values, 2000):
+                    yield from serializer_class.represent_rows(chunk, context=context)
+
+        else:
+
+            def rows() -> Iterator[dict[str, Any]]:
+                for obj in queryset.iterator(chunk_size=2000):
+                    yield serializer.to_representation(obj)
 
         response = StreamingHttpResponse(
             rows_to_csv(rows(), fields), content_type="text/csv; charset=utf-8"
@@ -176,3 +396,101 @@ class StudyScopedViewSet(viewsets.ModelViewSet):
         name = self.queryset.model._meta.verbose_name_plural.replace(" ", "_")
         response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
         return response
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# --- The caller's API tokens -------------------------------------------------------------
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    expires_in_days = serializers.IntegerField(
+        write_only=True,
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=3650,
+        help_text="Days until the token expires; 0 for never; leave out for the site default.",
+    )
+    is_active = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
+            "is_active",
+            "expires_in_days",
+        ]
+        read_only_fields = [
+            "prefix",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
+        ]
+
+
+class NewApiTokenSerializer(ApiTokenSerializer):
+    key = serializers.CharField(
+        read_only=True,
+        help_text="The secret. Shown only in this response; only its digest is stored.",
+    )
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "key"]
+
+
+@extend_schema(tags=["tokens"])
+class ApiTokenViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The caller's own API tokens. Send one as ``Authorization: Token <key>``."""
+
+    serializer_class = ApiTokenSerializer
+    queryset = ApiToken.objects.all()
+    filter_backends: list = []
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self) -> QuerySet:
+        return ApiToken.objects.filter(user=self.request.user)
+
+    @extend_schema(
+        request=ApiTokenSerializer,
+        responses={201: NewApiTokenSerializer},
+        summary="Create a token; the key is returned once",
+    )
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, key = ApiToken.issue(
+            user=request.user,
+            name=serializer.validated_data["name"],
+            days=serializer.validated_data.get("expires_in_days"),
+        )
+        token.key = key
+        data = NewApiTokenSerializer(token, context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Revoke a token (it stays listed with revoked_at)")
+    def destroy(self, request, *args, **kwargs):
+        self.get_object().revoke()
+        return Response(status=status.HTTP_204_NO_CONTENT)

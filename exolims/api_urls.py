@@ -1,3 +1,36 @@
-"""API v1 routes (owned by the API work)."""
+"""API v1 routes: the four study-scoped resources, tokens, ``me``, schema and docs."""
 
-urlpatterns: list = []
+from importlib.util import find_spec
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from samples.api.views import (
+    DonorViewSet,
+    MembershipViewSet,
+    MeView,
+    SampleViewSet,
+    StudyViewSet,
+)
+
+from .api import ApiTokenViewSet
+
+router = DefaultRouter()
+router.register("studies", StudyViewSet, basename="api-study")
+router.register("memberships", MembershipViewSet, basename="api-membership")
+router.register("donors", DonorViewSet, basename="api-donor")
+router.register("samples", SampleViewSet, basename="api-sample")
+router.register("tokens", ApiTokenViewSet, basename="api-token")
+
+urlpatterns = [
+    path("me/", MeView.as_view(), name="api-me"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+# Bulk registration is written alongside; the URLconf must load before that module exists.
+if find_spec("samples.api.manifest_urls") is not None:
+    urlpatterns.append(path("sample-imports/", include("samples.api.manifest_urls")))
+
+urlpatterns.append(path("", include(router.urls)))

@@ -65,12 +65,19 @@ def parse_database_url(url: str, *, conn_max_age: int = 60) -> dict:
             "ExoLIMS runs on PostgreSQL only."
         )
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-    host = query.pop("host", None) or unquote(parts.hostname or "")
+    # parts.hostname lower-cases, which would corrupt a percent-encoded socket directory.
+    netloc_host = parts.netloc.rpartition("@")[2]
+    if netloc_host.startswith("["):
+        netloc_host = netloc_host[1 : netloc_host.find("]")]
+    else:
+        netloc_host = netloc_host.partition(":")[0]
+    host = query.pop("host", None) or unquote(netloc_host)
     name = unquote(parts.path.lstrip("/"))
     if not name:
         raise ImproperlyConfigured("DATABASE_URL has no database name (…/dbname).")
     try:
-        port = parts.port
+        query_port = query.pop("port", None)
+        port = parts.port or (int(query_port) if query_port else None)
     except ValueError:
         raise ImproperlyConfigured("DATABASE_URL has an invalid port.") from None
     return {

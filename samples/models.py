@@ -438,6 +438,11 @@ def _clean_spins(steps: Any) -> tuple[list[dict[str, Any]] | None, str | None]:
     return cleaned, None
 
 
+# TextChoices.values builds a new list on every access; manifest import validates 100k rows.
+_FLUID_TYPES = frozenset(FluidType.values)
+_TUBE_TYPES = frozenset(TubeType.values)
+
+
 def sample_errors(sample: Sample, *, donor_study_id: int | None = None) -> dict[str, str]:
     """Field-level validation for a sample, shared by forms, the API and manifest import.
 
@@ -446,7 +451,7 @@ def sample_errors(sample: Sample, *, donor_study_id: int | None = None) -> dict[
     """
     errors: dict[str, str] = {}
     fluid = sample.fluid_type
-    if fluid not in FluidType.values:
+    if fluid not in _FLUID_TYPES:
         errors["fluid_type"] = f"Unknown fluid type {fluid!r}."
         return errors
 
@@ -468,7 +473,7 @@ def sample_errors(sample: Sample, *, donor_study_id: int | None = None) -> dict[
             errors["donor"] = "The donor belongs to another study."
 
     tube = sample.tube_type
-    if tube and tube not in TubeType.values:
+    if tube and tube not in _TUBE_TYPES:
         errors["tube_type"] = f"Unknown tube type {tube!r}."
     elif fluid == FluidType.PLASMA and tube not in ANTICOAGULANT_TUBES and tube != TubeType.UNKNOWN:
         errors["tube_type"] = (
@@ -558,3 +563,7 @@ def sample_errors(sample: Sample, *, donor_study_id: int | None = None) -> dict[
             if getattr(sample, name) not in (None, ""):
                 errors[name] = "Only recorded for conditioned cell-culture medium."
     return errors
+
+
+# Staged manifest uploads live in their own module; imported here so Django registers them.
+from .manifest_models import *  # noqa: E402, F403

@@ -216,3 +216,172 @@ def derive_sprec(
             _storage(storage_container, storage_temp_c),
         ]
     )
+
+
+# --- Explanation for people ---------------------------------------------------------
+
+_SPREC_POSITIONS = (
+    "Type of sample",
+    "Primary container",
+    "Pre-centrifugation delay",
+    "First centrifugation",
+    "Second centrifugation",
+    "Post-centrifugation delay",
+    "Long-term storage",
+)
+_SPREC_TYPES = {
+    "PL1": "Plasma, single spun",
+    "PL2": "Plasma, double spun",
+    "SER": "Serum",
+    "BLD": "Whole blood",
+    "URN": "Urine, random (spot)",
+    "URM": "Urine, first morning",
+    "URT": "Urine, timed",
+    "U24": "Urine, 24-hour",
+    "SAL": "Saliva",
+    "CSF": "Cerebrospinal fluid",
+    "BMK": "Breast milk",
+    "SEM": "Semen",
+    "BAL": "Bronchoalveolar lavage",
+    "ASC": "Ascites",
+    "SYN": "Synovial fluid",
+    "TER": "Tears",
+    "AMN": "Amniotic fluid",
+}
+_SPREC_CONTAINERS = {
+    "PED": "K2/K3-EDTA",
+    "SED": "Na-EDTA",
+    "EDG": "EDTA with gel",
+    "SCI": "Sodium citrate",
+    "ACD": "Acid citrate dextrose",
+    "HEP": "Lithium heparin",
+    "SHP": "Sodium heparin",
+    "ADD": "Tube with additives (cell-stabilising)",
+    "SST": "Serum separator tube with clot activator",
+    "CAT": "Serum tube without clot activator",
+    "PPS": "Polypropylene, sterile",
+    "PET": "Polyethylene, sterile",
+    "PIX": "Protease inhibitors",
+}
+_BANDS = ("<2 h", "2–4 h", "4–8 h", "8–12 h", "12–24 h", "24–48 h", ">48 h")
+_SPREC_PRE = {
+    **{chr(65 + 2 * i): f"{band} at room temperature" for i, band in enumerate(_BANDS)},
+    **{chr(66 + 2 * i): f"{band} at 2–10 °C" for i, band in enumerate(_BANDS)},
+    "O": "<2 h at 35–38 °C",
+}
+_SPREC_SPIN = {
+    "A": "Room temperature, 10–15 min, <3,000 ×g, no brake",
+    "B": "Room temperature, 10–15 min, <3,000 ×g, with brake",
+    "C": "2–10 °C, 10–15 min, <3,000 ×g, no brake",
+    "D": "2–10 °C, 10–15 min, <3,000 ×g, with brake",
+    "E": "Room temperature, 3,000–6,000 ×g, with brake",
+    "F": "2–10 °C, 3,000–6,000 ×g, with brake",
+    "G": "Room temperature, 6,000–10,000 ×g, with brake",
+    "H": "2–10 °C, 6,000–10,000 ×g, with brake",
+    "I": "Room temperature, >10,000 ×g, with brake",
+    "J": "2–10 °C, >10,000 ×g, with brake",
+    "M": "Room temperature, 30 min, <1,000 ×g, no brake",
+    "N": "No centrifugation",
+}
+_SPREC_POST = {
+    **{
+        letter: f"{band} at {temp}"
+        for band, (cold, rt) in zip(
+            ("<1 h", "1–2 h", "2–8 h", "8–24 h", ">24 h"),
+            ("AB", "CD", "EF", "GH", "IJ"),
+            strict=True,
+        )
+        for letter, temp in ((cold, "2–10 °C"), (rt, "room temperature"))
+    },
+    "N": "Not applicable (not centrifuged)",
+}
+_SPREC_STORAGE = {
+    "A": "PP tube 0.5–2 mL, −85 to −60 °C",
+    "B": "PP tube 0.5–2 mL, −35 to −18 °C",
+    "V": "PP tube 0.5–2 mL, below −135 °C",
+    "C": "Cryotube 1–2 mL, liquid nitrogen",
+    "D": "Cryotube 1–2 mL, −85 to −60 °C",
+    "F": "Plastic straw, liquid nitrogen",
+    "G": "Plastic straw, −85 to −60 °C",
+    "H": "Plastic straw, −35 to −18 °C",
+    "J": "PP tube ≥5 mL, −85 to −60 °C",
+    "K": "PP tube ≥5 mL, −35 to −18 °C",
+    "L": "Microplate, −85 to −60 °C",
+    "M": "Microplate, −35 to −18 °C",
+    "S": "PP tube 40–500 µL, −85 to −60 °C",
+    "T": "PP tube 40–500 µL, −35 to −18 °C",
+    "W": "PP tube 40–500 µL, below −135 °C",
+    "Y": "Original primary container, −35 to −18 or −85 to −60 °C",
+}
+_SPREC_TABLES = (
+    _SPREC_TYPES,
+    _SPREC_CONTAINERS,
+    _SPREC_PRE,
+    _SPREC_SPIN,
+    _SPREC_SPIN,
+    _SPREC_POST,
+    _SPREC_STORAGE,
+)
+
+
+def _num(value: float | None, unit: str) -> str | None:
+    return None if value is None else f"{value:g} {unit}"
+
+
+def _joined(*parts: str | None) -> str:
+    present = [p for p in parts if p]
+    return ", ".join(present) if present else "not recorded"
+
+
+def _spin_text(steps: list[dict[str, Any]] | None, index: int) -> str:
+    if steps is None:
+        return "not recorded"
+    if len(steps) <= index:
+        return "no such spin"
+    step = steps[index]
+    brake = {True: "brake on", False: "no brake", None: "brake not recorded"}[step.get("brake")]
+    text = f"{step['g']:g} ×g, {step['minutes']:g} min, {step['temp_c']:g} °C, {brake}"
+    if index == 1 and len(steps) > 2:
+        text += f" ({len(steps)} spins; SPREC codes only two)"
+    return text
+
+
+def explain_sprec(sample: Any) -> list[dict[str, str]]:
+    """One row per SPREC position: its code, what the code means, and the recorded values
+    it was derived from."""
+    steps = sample.centrifugation_steps
+    sources = (
+        _joined(
+            sample.get_fluid_type_display(),
+            sample.get_urine_void_type_display() if sample.urine_void_type else None,
+        ),
+        sample.get_tube_type_display() if sample.tube_type else "not recorded",
+        _joined(_num(sample.time_to_processing_min, "min"), _num(sample.processing_temp_c, "°C")),
+        _spin_text(steps, 0),
+        _spin_text(steps, 1),
+        _joined(
+            _num(sample.post_centrifugation_delay_min, "min"),
+            _num(sample.post_centrifugation_temp_c, "°C"),
+        ),
+        _joined(
+            sample.get_storage_container_display() if sample.storage_container else None,
+            _num(sample.storage_temp_c, "°C"),
+        ),
+    )
+    codes = (sample.sprec_code or "").split("-")
+    if len(codes) != len(_SPREC_POSITIONS):
+        return []
+    rows = []
+    for number, (name, code, table, source) in enumerate(
+        zip(_SPREC_POSITIONS, codes, _SPREC_TABLES, sources, strict=True), start=1
+    ):
+        if set(code) == {"X"}:
+            meaning = "Unknown: not (fully) recorded"
+        elif set(code) == {"Z"}:
+            meaning = "Other: the recorded values have no SPREC code"
+        else:
+            meaning = table.get(code, "")
+        rows.append(
+            {"position": number, "name": name, "code": code, "meaning": meaning, "source": source}
+        )
+    return rows

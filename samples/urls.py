@@ -1,4 +1,41 @@
-"""Sample, donor and study pages (owned by the pages work)."""
+"""Dashboard, search and the study, donor and sample pages."""
+
+from django.urls import path
+
+from . import views
 
 app_name = "samples"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("search/", views.search, name="search"),
+    # Studies and their members
+    path("studies/", views.StudyListView.as_view(), name="study-list"),
+    path("studies/new/", views.StudyCreateView.as_view(), name="study-create"),
+    path("studies/<int:pk>/", views.StudyDetailView.as_view(), name="study-detail"),
+    path("studies/<int:pk>/edit/", views.StudyUpdateView.as_view(), name="study-edit"),
+    path("studies/<int:pk>/delete/", views.StudyDeleteView.as_view(), name="study-delete"),
+    path("studies/<int:pk>/members/", views.study_members, name="study-members"),
+    path(
+        "studies/<int:pk>/members/<int:membership_pk>/role/",
+        views.membership_role,
+        name="membership-role",
+    ),
+    path(
+        "studies/<int:pk>/members/<int:membership_pk>/remove/",
+        views.membership_remove,
+        name="membership-remove",
+    ),
+    # Donors
+    path("donors/", views.DonorListView.as_view(), name="donor-list"),
+    path("donors/new/", views.DonorCreateView.as_view(), name="donor-create"),
+    path("donors/options/", views.donor_options, name="donor-options"),
+    path("donors/<int:pk>/", views.DonorDetailView.as_view(), name="donor-detail"),
+    path("donors/<int:pk>/edit/", views.DonorUpdateView.as_view(), name="donor-edit"),
+    path("donors/<int:pk>/delete/", views.DonorDeleteView.as_view(), name="donor-delete"),
+    # Samples
+    path("samples/", views.SampleListView.as_view(), name="sample-list"),
+    path("samples/new/", views.SampleCreateView.as_view(), name="sample-create"),
+    path("samples/<int:pk>/", views.SampleDetailView.as_view(), name="sample-detail"),
+    path("samples/<int:pk>/edit/", views.SampleUpdateView.as_view(), name="sample-edit"),
+    path("samples/<int:pk>/delete/", views.SampleDeleteView.as_view(), name="sample-delete"),
+]

@@ -27,7 +27,9 @@ def make_user(db):
 
 @pytest.fixture
 def study(db) -> Study:
-    return Study.objects.create(code="PLASMA-01", title="Plasma EV pilot", principal_investigator="Dr. PI")
+    return Study.objects.create(
+        code="PLASMA-01", title="Plasma EV pilot", principal_investigator="Dr. PI"
+    )
 
 
 @pytest.fixture
