@@ -174,3 +174,53 @@ class SampleStatus(models.TextChoices):
 
 # Volume units accepted at the edges; everything is stored in mL.
 VOLUME_UNIT_CHOICES = [("mL", "mL"), ("µL", "µL"), ("L", "L")]
+
+
+class StorageKind(models.TextChoices):
+    SITE = "site", "Site"
+    ROOM = "room", "Room"
+    FREEZER = "freezer", "Freezer / tank"
+    SHELF = "shelf", "Shelf"
+    RACK = "rack", "Rack"
+    BOX = "box", "Box"
+
+
+class AliquotKind(models.TextChoices):
+    ALIQUOT = "aliquot", "Aliquot"
+    EV_PREPARATION = "ev_preparation", "EV preparation"
+    DERIVATIVE = "derivative", "Derivative (lysate, RNA, …)"
+
+
+class AliquotStatus(models.TextChoices):
+    AVAILABLE = "available", "Available"
+    RESERVED = "reserved", "Reserved"
+    CHECKED_OUT = "checked_out", "Checked out"
+    CONSUMED = "consumed", "Consumed"
+    DISCARDED = "discarded", "Discarded"
+    SHIPPED = "shipped", "Shipped"
+
+
+class ContainerType(models.TextChoices):
+    CRYOVIAL_2ML = "cryovial_2ml", "Cryovial 2 mL"
+    CRYOVIAL_1ML = "cryovial_1ml", "Cryovial 1 mL"
+    CRYOVIAL_0_5ML = "cryovial_0_5ml", "Cryovial 0.5 mL"
+    LOBIND_1_5ML = "lobind_1_5ml", "Low-binding tube 1.5 mL"
+    SCREW_TUBE_0_5ML = "screw_0_5ml", "Screw-cap tube 0.5 mL"
+    PCR_TUBE = "pcr_tube", "PCR tube 0.2 mL"
+    CONICAL_15ML = "conical_15ml", "Conical tube 15 mL"
+    CONICAL_50ML = "conical_50ml", "Conical tube 50 mL"
+    OTHER = "other", "Other"
+
+
+class CustodyKind(models.TextChoices):
+    CREATED = "created", "Created"
+    PLACED = "placed", "Placed"
+    MOVED = "moved", "Moved"
+    CHECKED_OUT = "checked_out", "Checked out"
+    CHECKED_IN = "checked_in", "Checked in"
+    THAWED = "thawed", "Thawed"
+    FROZEN = "frozen", "Frozen"
+    SHIPPED = "shipped", "Shipped"
+    RECEIVED = "received", "Received"
+    CONSUMED = "consumed", "Consumed"
+    DISCARDED = "discarded", "Discarded"

@@ -937,6 +937,7 @@ def _copy_checked_rows(
             attributes = sample.__dict__
             attributes["accession"] = accession
             attributes["sprec_code"] = sample.compute_sprec()
+            attributes["remaining_volume_ml"] = attributes["volume_ml"]
             attributes["created_by_id"] = user_id
             attributes["created_at"] = attributes["updated_at"] = now
             for name in _JSON_ATTNAMES:

@@ -6,16 +6,17 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pghistory
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from .choices import (
+from ..choices import (
     ANTICOAGULANT_TUBES,
     BLOOD_FLUIDS,
     SERUM_TUBES,
@@ -34,7 +35,7 @@ from .choices import (
     UrineVoid,
     roles_at_least,
 )
-from .sprec import derive_sprec
+from ..sprec import derive_sprec
 
 ACCESSION_PREFIX = "EXO-"
 ACCESSION_SEQUENCE = "samples_accession_seq"
@@ -84,6 +85,7 @@ class StudyQuerySet(StudyScopedQuerySet):
     study_path = ""
 
 
+@pghistory.track(model_name="StudyHistory")
 class Study(models.Model):
     """A research study: the unit of access control. Users see only studies they belong to."""
 
@@ -136,6 +138,7 @@ class StudyMembershipQuerySet(StudyScopedQuerySet):
     pass
 
 
+@pghistory.track(model_name="StudyMembershipHistory")
 class StudyMembership(models.Model):
     """A user's role in a study: viewer < editor < manager."""
 
@@ -167,6 +170,7 @@ class DonorQuerySet(StudyScopedQuerySet):
     pass
 
 
+@pghistory.track(model_name="DonorHistory")
 class Donor(models.Model):
     """A pseudonymised donor. Deliberately has no field for names or direct identifiers."""
 
@@ -248,6 +252,7 @@ class SampleQuerySet(StudyScopedQuerySet):
     pass
 
 
+@pghistory.track(model_name="SampleHistory")
 class Sample(models.Model):
     """One collected body fluid with its pre-analytical variables.
 
@@ -267,6 +272,15 @@ class Sample(models.Model):
     )
     volume_ml = models.DecimalField(
         "volume (mL)", max_digits=12, decimal_places=4, null=True, blank=True
+    )
+    # Only services that hold a row lock change it (aliquoting, isolation runs).
+    remaining_volume_ml = models.DecimalField(
+        "remaining volume (mL)",
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        editable=False,
     )
 
     # Collection and pre-analytics (EV-DOMAIN §1.3; SPREC positions 2–6)
@@ -356,6 +370,14 @@ class Sample(models.Model):
                 name="samples_sample_volume_positive",
                 violation_error_message="Volume must be greater than zero.",
             ),
+            models.CheckConstraint(
+                condition=models.Q(remaining_volume_ml__isnull=True)
+                | models.Q(
+                    remaining_volume_ml__gte=0, remaining_volume_ml__lte=models.F("volume_ml")
+                ),
+                name="samples_sample_remaining_within_volume",
+                violation_error_message="Remaining volume must be between 0 and the volume.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -387,9 +409,56 @@ class Sample(models.Model):
             self.accession = next_accessions(1)[0]
         self.sprec_code = self.compute_sprec()
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None:
-            kwargs["update_fields"] = {*update_fields, "sprec_code", "updated_at"}
-        super().save(*args, **kwargs)
+        if self._state.adding:
+            if self.remaining_volume_ml is None:
+                self.remaining_volume_ml = self.volume_ml
+            super().save(*args, **kwargs)
+            return
+        if update_fields is None:
+            # A form or API edit must not write back a remaining volume it read earlier:
+            # a withdrawal may have happened since. Only _rebase_remaining touches it.
+            update_fields = {f.attname for f in self._meta.concrete_fields if not f.primary_key} - {
+                "remaining_volume_ml"
+            }
+        kwargs["update_fields"] = {*update_fields, "sprec_code", "updated_at"}
+        with transaction.atomic():
+            if "volume_ml" in kwargs["update_fields"]:
+                self._rebase_remaining()
+                kwargs["update_fields"].add("remaining_volume_ml")
+            super().save(*args, **kwargs)
+
+    def _rebase_remaining(self) -> None:
+        """A corrected volume keeps what was already withdrawn withdrawn."""
+        current = (
+            Sample.objects.select_for_update()
+            .only("volume_ml", "remaining_volume_ml")
+            .get(pk=self.pk)
+        )
+        if current.volume_ml is None or current.remaining_volume_ml is None:
+            self.remaining_volume_ml = self.volume_ml
+            return
+        withdrawn = current.volume_ml - current.remaining_volume_ml
+        if self.volume_ml is None:
+            if withdrawn:
+                raise ValidationError(
+                    {
+                        "volume_ml": "Volume has been withdrawn from this sample; it cannot be cleared."
+                    }
+                )
+            self.remaining_volume_ml = None
+            return
+        if self.volume_ml < withdrawn:
+            raise ValidationError(
+                {
+                    "volume_ml": f"{withdrawn.normalize():f} mL has already been withdrawn; the volume cannot be less."
+                }
+            )
+        self.remaining_volume_ml = self.volume_ml - withdrawn
+
+    def validate_constraints(self, exclude: Any = None) -> None:
+        # The remaining volume is maintained under a row lock in save(); checking it against
+        # a volume being edited would compare with a stale copy.
+        super().validate_constraints(exclude={*(exclude or ()), "remaining_volume_ml"})
 
     def clean(self) -> None:
         errors = sample_errors(self)
@@ -563,7 +632,3 @@ def sample_errors(sample: Sample, *, donor_study_id: int | None = None) -> dict[
             if getattr(sample, name) not in (None, ""):
                 errors[name] = "Only recorded for conditioned cell-culture medium."
     return errors
-
-
-# Staged manifest uploads live in their own module; imported here so Django registers them.
-from .manifest_models import *  # noqa: E402, F403
