@@ -29,8 +29,11 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
-# Bulk registration is written alongside; the URLconf must load before that module exists.
-if find_spec("samples.api.manifest_urls") is not None:
-    urlpatterns.append(path("sample-imports/", include("samples.api.manifest_urls")))
+urlpatterns.append(path("sample-imports/", include("samples.api.manifest_urls")))
+
+# Tubes/storage/custody and labels live in their own route modules (see their docstrings).
+for prefix, module in (("", "samples.api.tube_urls"), ("labels/", "samples.api.label_urls")):
+    if find_spec(module) is not None:
+        urlpatterns.append(path(prefix, include(module)))
 
 urlpatterns.append(path("", include(router.urls)))

@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Records who changed what (and from which URL) in the trigger-kept audit trail.
     "pghistory.middleware.HistoryMiddleware",
+    "exolims.history.ChangeReasonMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

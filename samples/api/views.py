@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from exolims.api import Conflict, StudyScopedViewSet, document_list_with_csv
+from exolims.history import HistoryActionMixin
 
 from ..choices import Role
 from ..filters import DonorFilterSet, MembershipFilterSet, SampleFilterSet, StudyFilterSet
@@ -30,7 +31,7 @@ from .serializers import (
 
 
 @document_list_with_csv(StudySerializer)
-class StudyViewSet(StudyScopedViewSet):
+class StudyViewSet(HistoryActionMixin, StudyScopedViewSet):
     """Studies you belong to (superusers: all). Creating one needs the ``samples.add_study``
     permission and makes you its manager; changing or deleting one needs the manager role."""
 
@@ -76,7 +77,7 @@ class StudyViewSet(StudyScopedViewSet):
 
 
 @document_list_with_csv(MembershipSerializer)
-class MembershipViewSet(StudyScopedViewSet):
+class MembershipViewSet(HistoryActionMixin, StudyScopedViewSet):
     """Who belongs to which study, with which role. Visible to the study's members;
     adding, changing and removing members needs the manager role."""
 
@@ -125,7 +126,7 @@ class MembershipViewSet(StudyScopedViewSet):
 
 
 @document_list_with_csv(DonorSerializer)
-class DonorViewSet(StudyScopedViewSet):
+class DonorViewSet(HistoryActionMixin, StudyScopedViewSet):
     """Pseudonymous donors in your studies. Writing needs the editor role in the study."""
 
     queryset = Donor.objects.all()
@@ -138,7 +139,7 @@ class DonorViewSet(StudyScopedViewSet):
 
 
 @document_list_with_csv(SampleSerializer)
-class SampleViewSet(StudyScopedViewSet):
+class SampleViewSet(HistoryActionMixin, StudyScopedViewSet):
     """Body-fluid samples in your studies. Writing needs the editor role in the study."""
 
     queryset = Sample.objects.all()

@@ -1,0 +1,4 @@
+"""Label printing pages (PDF sheets, ZPL)."""
+
+app_name = "labels"
+urlpatterns: list = []
