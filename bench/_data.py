@@ -119,6 +119,7 @@ def example_sample_values(fluid: str, *, study, donor_id: int | None) -> dict[st
     """Sample attribute values for one profile, produced by the manifest validator itself
     (so the seed data obeys the same rules as real imports)."""
     from samples import manifest
+    from samples.manifest import checking
     from samples.models import Donor
 
     row = dict(next(values for name, _, values in PROFILES if name == fluid))
@@ -133,7 +134,7 @@ def example_sample_values(fluid: str, *, study, donor_id: int | None) -> dict[st
         donor_code = Donor.objects.values_list("code", flat=True).get(pk=donor_id)
         row["donor_code"] = donor_code
     table = manifest.read_manifest(content=manifest_csv(iter([row])))
-    checker = manifest._RowChecker(
+    checker = checking._RowChecker(
         table=table,
         study=study,
         donor_ids={donor_code: donor_id} if donor_code else {},

@@ -59,6 +59,7 @@ def run(rows: int = ROWS, repeat: int = REPEAT) -> dict[str, Any]:
     from bench._data import manifest_csv, manifest_rows
     from samples import manifest
     from samples.choices import Role
+    from samples.manifest import checking, importing
     from samples.models import Sample, Study, StudyMembership, next_accessions
 
     user = bench_user()
@@ -67,7 +68,7 @@ def run(rows: int = ROWS, repeat: int = REPEAT) -> dict[str, Any]:
     )
     StudyMembership.objects.update_or_create(study=study, user=user, defaults={"role": Role.EDITOR})
     codes = [f"IMP-{n:05d}" for n in range(DONORS)]
-    manifest._create_donors(study=study, codes=codes)  # registered beforehand, as usual
+    importing._create_donors(study=study, codes=codes)  # registered beforehand, as usual
     content = manifest_csv(manifest_rows(rows, donor_codes=codes))
     with_new = manifest_csv(
         manifest_rows(rows, donor_codes=[*codes, *(f"NEW-{n:05d}" for n in range(DONORS // 2))])
@@ -75,7 +76,7 @@ def run(rows: int = ROWS, repeat: int = REPEAT) -> dict[str, Any]:
     vacuum(Sample._meta.db_table, "samples_donor")
     sample_count = Sample.objects.count()
 
-    copy_columns = ", ".join(manifest._COPY_COLUMNS)
+    copy_columns = ", ".join(checking._COPY_COLUMNS)
     table_name = Sample._meta.db_table
 
     def do_import(data: bytes, create: bool = False):
@@ -149,8 +150,8 @@ def run(rows: int = ROWS, repeat: int = REPEAT) -> dict[str, Any]:
 
     # Insert stage alone: the same validated Samples via COPY write_row or bulk_create.
     table = manifest.read_manifest(content=content)
-    donor_ids = manifest._resolve_donors(study=study, codes=manifest._donor_codes_in(table))
-    checker = manifest._RowChecker(
+    donor_ids = checking._resolve_donors(study=study, codes=checking._donor_codes_in(table))
+    checker = checking._RowChecker(
         table=table, study=study, donor_ids=donor_ids, create_missing_donors=False
     )
     checked = [checker.check(number, cells) for number, cells in table.rows]
@@ -175,9 +176,9 @@ def run(rows: int = ROWS, repeat: int = REPEAT) -> dict[str, Any]:
         manifest_rows_values = (
             [
                 json.dumps(s.__dict__[name])
-                if name in manifest._JSON_ATTNAMES and s.__dict__[name] is not None
+                if name in checking._JSON_ATTNAMES and s.__dict__[name] is not None
                 else s.__dict__[name]
-                for name in manifest._COPY_ATTNAMES
+                for name in checking._COPY_ATTNAMES
             ]
             for s in samples
         )

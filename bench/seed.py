@@ -42,7 +42,8 @@ def seed(total: int = 1_000_000) -> dict[str, Any]:
 
     from bench._data import BASE_TIME, FLUIDS, WEIGHTS, example_sample_values
     from samples.choices import Role
-    from samples.manifest import _COPY_ATTNAMES, _COPY_COLUMNS, _create_donors
+    from samples.manifest.checking import _COPY_ATTNAMES, _COPY_COLUMNS
+    from samples.manifest.importing import _create_donors
     from samples.models import Sample, Study, StudyMembership, next_accessions
 
     user = bench_user()

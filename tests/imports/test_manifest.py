@@ -379,13 +379,13 @@ def test_database_failure_during_copy_rolls_everything_back(
     study, donor, members, monkeypatch, make_sample
 ):
     existing = make_sample()
-    real_next = manifest.next_accessions
+    real_next = manifest.importing.next_accessions
 
     def colliding(count: int) -> list[str]:
         drawn = real_next(count)
         return [*drawn[:-1], existing.accession]  # the last row hits the unique index
 
-    monkeypatch.setattr(manifest, "next_accessions", colliding)
+    monkeypatch.setattr(manifest.importing, "next_accessions", colliding)
     rows = [good_row(donor_code=f"N-{i}") for i in range(20)]
     with pytest.raises(IntegrityError):
         run_import(manifest_csv(rows), study, members["editor"], create=True)
