@@ -222,6 +222,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Several resources have a "kind"; give each enum its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "AliquotKindEnum": "samples.choices.AliquotKind",
+        "StorageKindEnum": "samples.choices.StorageKind",
+        "CustodyKindEnum": "samples.choices.CustodyKind",
+    },
 }
 
 # --- Celery ----------------------------------------------------------------------------

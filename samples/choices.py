@@ -224,3 +224,5 @@ class CustodyKind(models.TextChoices):
     RECEIVED = "received", "Received"
     CONSUMED = "consumed", "Consumed"
     DISCARDED = "discarded", "Discarded"
+    WITHDRAWN = "withdrawn", "Volume withdrawn"
+    RETURNED = "returned", "Volume returned"

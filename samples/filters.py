@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import django_filters as filters
 from django import forms
 from django.db.models import F, Lookup, Q, QuerySet
@@ -29,9 +31,31 @@ class ChoicesFilter(filters.MultipleChoiceFilter):
         super().__init__(*args, **kwargs)
 
 
+class _FiltersCopiedShallowly(dict):
+    """django-filter deep-copies every filter, choices and all, for each FilterSet it
+    builds (each request). A filter's own state never changes after the class is built,
+    except ``parent``/``model``, which the FilterSet sets on its copy, and a ``method``
+    that has to be bound to that copy; so a shallow copy of each is enough."""
+
+    def __deepcopy__(self, memo) -> dict[str, filters.Filter]:
+        copies = {}
+        for name, filter_ in self.items():
+            duplicate = copy.copy(filter_)
+            if filter_.method is not None:
+                duplicate.method = filter_.method  # a FilterMethod bound to the copy
+            copies[name] = duplicate
+        return copies
+
+
 class FilterSet(filters.FilterSet):
     """django-filter builds a new form class on every request (about a tenth of a list
-    request); these filters do not depend on the request, so build it once per class."""
+    request); these filters do not depend on the request, so build it once per class.
+    Filters whose choices depend on the request (a callable ``queryset``) are not supported
+    here for that reason."""
+
+    @classmethod
+    def get_filters(cls):
+        return _FiltersCopiedShallowly(super().get_filters())
 
     def get_form_class(self):
         cls = type(self)

@@ -16,6 +16,8 @@ _VOLUME_FACTORS = {
 }
 VOLUME_UNITS = ("mL", "µL", "L")
 VOLUME_DECIMAL_PLACES = 4
+# NUMERIC(12, 4) holds < 10^8 mL; anything near that is a typing error anyway.
+MAX_VOLUME_ML = Decimal(10) ** 8
 
 
 def volume_to_ml(value: object, unit: str | None = "mL") -> Decimal:
@@ -28,7 +30,13 @@ def volume_to_ml(value: object, unit: str | None = "mL") -> Decimal:
     number = value if isinstance(value, Decimal) else parse_decimal(value)
     if not number.is_finite():
         raise ValidationError(f"{value!r} is not a finite number.", code="invalid")
-    return (number * _VOLUME_FACTORS[key]).quantize(Decimal(1).scaleb(-VOLUME_DECIMAL_PLACES))
+    ml = number * _VOLUME_FACTORS[key]
+    if abs(ml) >= MAX_VOLUME_ML:
+        raise ValidationError(
+            f"{value} {unit} is too large to be a plausible volume (at most 8 digits before the decimal point in mL).",
+            code="invalid",
+        )
+    return ml.quantize(Decimal(1).scaleb(-VOLUME_DECIMAL_PLACES))
 
 
 def parse_decimal(value: object) -> Decimal:

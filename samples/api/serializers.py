@@ -18,7 +18,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from exolims.api import UtcIsoText, ValidatedModelSerializer, ValuesReadSerializerMixin
+from exolims.api import ValidatedModelSerializer, ValuesReadSerializerMixin
 
 from ..choices import UBERON_IDS, Role
 from ..models import Donor, Sample, Study, StudyMembership
@@ -304,21 +304,17 @@ class SampleSerializer(ValuesReadSerializerMixin, ValidatedModelSerializer):
         *SAMPLE_PREANALYTICAL_FIELDS,
         "notes",
         "sprec_code",
+        # Aware UTC datetimes; the JSON and CSV renderers write them as RFC 3339 with "Z".
+        "collected_at",
+        "created_at",
+        "updated_at",
     )
     read_expressions = {
         "study_code": F("study__code"),
         "donor_code": F("donor__code"),
-        "collected_at_text": UtcIsoText("collected_at"),
         "created_by_name": F("created_by__username"),
-        "created_at_text": UtcIsoText("created_at"),
-        "updated_at_text": UtcIsoText("updated_at"),
     }
-    read_renames = {
-        "collected_at_text": "collected_at",
-        "created_by_name": "created_by",
-        "created_at_text": "created_at",
-        "updated_at_text": "updated_at",
-    }
+    read_renames = {"created_by_name": "created_by"}
     detail_view_name = "api-sample-detail"
 
     class Meta:

@@ -151,6 +151,10 @@ class SampleViewSet(HistoryActionMixin, StudyScopedViewSet):
         # Only the write path loads model instances; list/retrieve read .values() rows.
         return super().get_queryset().select_related("study", "donor")
 
+    def get_read_queryset(self) -> QuerySet:
+        # Same scoping as get_queryset, starting from the prebuilt .values() query.
+        return SampleSerializer.all_read_values().visible_to(self.request.user)
+
     def perform_create(self, serializer) -> None:
         self.check_write(serializer.validated_data["study"])
         with transaction.atomic():

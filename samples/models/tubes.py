@@ -7,6 +7,7 @@ from decimal import Decimal
 import pghistory
 import pgtrigger
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.urls import reverse
 
@@ -51,8 +52,13 @@ class Aliquot(models.Model):
     )
     row = models.PositiveSmallIntegerField(null=True, blank=True)
     column = models.PositiveSmallIntegerField(null=True, blank=True)
-    # Derived from custody events by the services that append them; recomputable at any time.
+    # Derived from custody events by the services that append them; recomputable at any time
+    # (services.recompute_freeze_thaw). It includes the cycles the material had already been
+    # through in the parent tube when this tube was split from it (freeze_thaw_inherited).
     freeze_thaw_count = models.PositiveSmallIntegerField(default=0)
+    freeze_thaw_inherited = models.PositiveSmallIntegerField(
+        default=0, help_text="Freeze–thaw cycles of the parent tube when this one was split off."
+    )
     is_frozen = models.BooleanField(default=False)
     out_of_storage_since = models.DateTimeField(null=True, blank=True)
     time_out_of_storage_s = models.PositiveBigIntegerField(default=0)
@@ -71,6 +77,12 @@ class Aliquot(models.Model):
             models.Index(fields=["study", "status", "id"], name="samples_aliquot_study_status"),
             models.Index(fields=["sample", "id"], name="samples_aliquot_sample"),
             models.Index(fields=["parent"], name="samples_aliquot_parent"),
+            GinIndex(
+                fields=["accession"], name="samples_aliquot_acc_trgm", opclasses=["gin_trgm_ops"]
+            ),
+            GinIndex(
+                fields=["notes"], name="samples_aliquot_notes_trgm", opclasses=["gin_trgm_ops"]
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -113,9 +125,14 @@ class Aliquot(models.Model):
     def is_empty(self) -> bool:
         return self.remaining_volume_ml <= Decimal(0)
 
-    def freeze_thaw_limit_exceeded(self) -> bool:
+    @property
+    def is_over_freeze_thaw_limit(self) -> bool:
+        """Thawed more often than the study allows (``Study.max_freeze_thaw_cycles``)."""
         limit = self.study.max_freeze_thaw_cycles
         return limit is not None and self.freeze_thaw_count > limit
+
+    def freeze_thaw_limit_exceeded(self) -> bool:
+        return self.is_over_freeze_thaw_limit
 
 
 class CustodyEvent(models.Model):
@@ -136,6 +153,9 @@ class CustodyEvent(models.Model):
         StorageUnit, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     to_position = models.CharField(max_length=8, blank=True)
+    # Places outside our storage tree: the sender or recipient of a shipment, a bench, a lab.
+    from_location = models.CharField(max_length=200, blank=True)
+    to_location = models.CharField(max_length=200, blank=True)
     temperature_c = models.FloatField(null=True, blank=True)
     volume_ml = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     note = models.TextField(blank=True)
@@ -154,8 +174,12 @@ class CustodyEvent(models.Model):
         return f"{self.aliquot} {self.kind} at {self.at:%Y-%m-%d %H:%M}"
 
 
-def freeze_thaw_count(kinds: list[str]) -> int:
-    """Count thaws that follow a freeze; a thaw of a tube never frozen does not count."""
+def freeze_state(kinds: list[str]) -> tuple[int, bool]:
+    """(cycles, frozen now) after a sequence of custody event kinds in time order.
+
+    A thaw counts only when it follows a freeze: thawing a tube that was never recorded as
+    frozen, or thawing twice, adds nothing.
+    """
     count = 0
     frozen = False
     for kind in kinds:
@@ -164,4 +188,9 @@ def freeze_thaw_count(kinds: list[str]) -> int:
         elif kind == CustodyKind.THAWED and frozen:
             count += 1
             frozen = False
-    return count
+    return count, frozen
+
+
+def freeze_thaw_count(kinds: list[str]) -> int:
+    """Count thaws that follow a freeze; a thaw of a tube never frozen does not count."""
+    return freeze_state(kinds)[0]

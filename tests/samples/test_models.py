@@ -181,3 +181,9 @@ def test_visible_to_follows_membership(members, study, other_study, make_sample)
 def test_membership_unique_per_user_and_study(members, study):
     with pytest.raises(IntegrityError), transaction.atomic():
         StudyMembership.objects.create(study=study, user=members["viewer"], role=Role.EDITOR)
+
+
+@pytest.mark.parametrize("value", ["1e30", "-1e9", "123456789"])
+def test_absurd_volumes_are_a_validation_error_not_a_crash(value):
+    with pytest.raises(ValidationError, match="too large"):
+        volume_to_ml(value, "mL")

@@ -1,8 +1,7 @@
-"""Page forms for studies, memberships, donors and samples.
+"""The sample form: volume as number + unit, centrifugation as rows of spins.
 
-Every form validates through the model (``full_clean`` → ``Model.clean()``; for samples
-that is ``sample_errors``), so pages, API and manifest import enforce one set of rules.
-"""
+It validates through the model (``full_clean`` → ``sample_errors``), so pages, API and
+manifest import enforce one set of rules."""
 
 from __future__ import annotations
 
@@ -10,171 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import transaction
 from django.utils import timezone
 
-from .choices import VOLUME_UNIT_CHOICES, Role
-from .models import Donor, Sample, Study, StudyMembership
-from .units import parse_decimal, volume_to_ml
-
-DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-
-
-# --- Studies and membership ----------------------------------------------------------
-
-
-class StudyForm(forms.ModelForm):
-    class Meta:
-        model = Study
-        fields = [
-            "code",
-            "title",
-            "description",
-            "principal_investigator",
-            "is_active",
-            "max_freeze_thaw_cycles",
-        ]
-        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
-
-    @transaction.atomic
-    def create(self, *, creator) -> Study:
-        """Save a new study with its creator as manager, both or neither."""
-        study = self.save()
-        StudyMembership.objects.create(study=study, user=creator, role=Role.MANAGER)
-        return study
-
-
-def _other_managers_locked(study: Study, *, excluding: StudyMembership) -> int:
-    """Count the study's other managers, locking their rows so two managers demoting each
-    other at the same moment cannot leave the study without one. Needs a transaction."""
-    return len(
-        StudyMembership.objects.select_for_update()
-        .filter(study=study, role=Role.MANAGER)
-        .exclude(pk=excluding.pk)
-        .values_list("pk", flat=True)
-    )
-
-
-class MembershipAddForm(forms.Form):
-    username = forms.CharField(max_length=150)
-    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
-
-    def __init__(self, *args: Any, study: Study, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.study = study
-
-    def clean_username(self):
-        username = self.cleaned_data["username"].strip()
-        user = get_user_model().objects.filter(username=username, is_active=True).first()
-        if user is None:
-            raise ValidationError(f"No active user named “{username}”.")
-        if StudyMembership.objects.filter(study=self.study, user=user).exists():
-            raise ValidationError(f"{username} is already a member; change their role below.")
-        return user
-
-    def save(self) -> StudyMembership:
-        return StudyMembership.objects.create(
-            study=self.study, user=self.cleaned_data["username"], role=self.cleaned_data["role"]
-        )
-
-
-class MembershipRoleForm(forms.Form):
-    """Change a member's role; validate inside a transaction (the last-manager check locks)."""
-
-    role = forms.ChoiceField(choices=Role.choices)
-
-    def __init__(self, *args: Any, membership: StudyMembership, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.membership = membership
-
-    def clean_role(self) -> str:
-        role = self.cleaned_data["role"]
-        if (
-            self.membership.role == Role.MANAGER
-            and role != Role.MANAGER
-            and not _other_managers_locked(self.membership.study, excluding=self.membership)
-        ):
-            raise ValidationError("A study needs at least one manager; appoint another first.")
-        return role
-
-    def save(self) -> StudyMembership:
-        self.membership.role = self.cleaned_data["role"]
-        self.membership.save(update_fields=["role"])
-        return self.membership
-
-
-class MembershipRemoveForm(forms.Form):
-    """Remove a member; validate inside a transaction (the last-manager check locks)."""
-
-    def __init__(self, *args: Any, membership: StudyMembership, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.membership = membership
-
-    def clean(self) -> dict[str, Any]:
-        if self.membership.role == Role.MANAGER and not _other_managers_locked(
-            self.membership.study, excluding=self.membership
-        ):
-            raise ValidationError(
-                "This is the study's last manager; appoint another manager before removing them."
-            )
-        return super().clean()
-
-    def save(self) -> None:
-        self.membership.delete()
-
-
-# --- Donors ----------------------------------------------------------------------------
-
-
-class DonorForm(forms.ModelForm):
-    conditions = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="One per line: free text or MONDO/DOID ids.",
-    )
-
-    class Meta:
-        model = Donor
-        fields = [
-            "study",
-            "code",
-            "species",
-            "sex",
-            "birth_year",
-            "age_at_collection",
-            "conditions",
-            "consent_status",
-            "consent_date",
-            "notes",
-        ]
-        widgets = {"consent_date": DATE_WIDGET, "notes": forms.Textarea(attrs={"rows": 3})}
-
-    def __init__(self, *args: Any, user, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        study_field = self.fields["study"]
-        if self.instance.pk:
-            # Moving a donor would leave its samples in the old study; the field stays in the
-            # form (disabled) so the study+code uniqueness is still checked.
-            study_field.disabled = True
-            study_field.queryset = Study.objects.filter(pk=self.instance.study_id)
-            self.initial["conditions"] = "\n".join(self.instance.conditions or [])
-        else:
-            study_field.queryset = Study.objects.editable_by(user)
-        study_field.empty_label = None if len(study_field.queryset) == 1 else "Choose a study"
-
-    def clean_conditions(self) -> list[str]:
-        lines = [line.strip() for line in self.cleaned_data["conditions"].splitlines()]
-        conditions = [line for line in lines if line]
-        too_long = [c for c in conditions if len(c) > 200]
-        if too_long:
-            raise ValidationError(f"Keep each condition under 200 characters: {too_long[0][:40]}…")
-        return conditions
-
-
-# --- Samples ---------------------------------------------------------------------------
+from ..choices import VOLUME_UNIT_CHOICES
+from ..models import Donor, Sample, Study
+from ..units import parse_decimal, volume_to_ml
+from .widgets import DATETIME_WIDGET
 
 SPIN_ROWS = 3
 BRAKE_CHOICES = [("", "Not recorded"), ("on", "Brake on"), ("off", "No brake")]
