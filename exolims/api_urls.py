@@ -32,7 +32,11 @@ urlpatterns = [
 urlpatterns.append(path("sample-imports/", include("samples.api.manifest_urls")))
 
 # Tubes/storage/custody and labels live in their own route modules (see their docstrings).
-for prefix, module in (("", "samples.api.tube_urls"), ("labels/", "samples.api.label_urls")):
+for prefix, module in (
+    ("", "samples.api.tube_urls"),
+    ("labels/", "samples.api.label_urls"),
+    ("", "assays.api.urls"),
+):
     if find_spec(module) is not None:
         urlpatterns.append(path(prefix, include(module)))
 

@@ -1,5 +1,7 @@
 """Top-level routes: pages, accounts, the versioned API and the admin."""
 
+from importlib.util import find_spec
+
 from django.contrib import admin
 from django.urls import include, path
 
@@ -11,3 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("samples.urls")),
 ]
+
+# Isolation and characterisation pages (assays/urls.py), once present.
+if find_spec("assays.urls") is not None:
+    urlpatterns.insert(-1, path("assays/", include("assays.urls")))
