@@ -37,7 +37,12 @@ for prefix, module in (
     ("labels/", "samples.api.label_urls"),
     ("", "assays.api.urls"),
 ):
-    if find_spec(module) is not None:
+    # find_spec imports the parent package: "assays.api.urls" raises while assays/api is absent.
+    try:
+        present = find_spec(module) is not None
+    except ModuleNotFoundError:
+        present = False
+    if present:
         urlpatterns.append(path(prefix, include(module)))
 
 urlpatterns.append(path("", include(router.urls)))

@@ -44,12 +44,14 @@ from .models.tubes import freeze_state
 
 __all__ = [
     "FROZEN_AT_OR_BELOW_C",
+    "DerivedTube",
     "Occupancy",
     "TubeInUse",
     "Well",
     "check_in",
     "check_out",
     "consume",
+    "create_derived_tubes",
     "delete_aliquot",
     "deletion_blocker",
     "discard",
@@ -553,6 +555,165 @@ def split_into_aliquots(
                 note=f"Split into {len(tubes)} tube{'s' if len(tubes) != 1 else ''}: {names}",
             )
         )
+    CustodyEvent.objects.bulk_create(events)
+    return tubes
+
+
+@dataclass(frozen=True)
+class DerivedTube:
+    """One new tube made from a parent's material, e.g. an EV preparation resuspended in a
+    fresh volume. ``position``: a label like "B7" or (row, column); None with a box means the
+    first free well."""
+
+    volume_ml: Decimal
+    container_type: str = ContainerType.CRYOVIAL_2ML
+    box: StorageUnit | int | None = None
+    position: tuple[int, int] | str | None = None
+    notes: str = ""
+
+
+@_service
+def create_derived_tubes(
+    *,
+    parent: Aliquot,
+    outputs: Sequence[DerivedTube],
+    user,
+    kind: str = AliquotKind.EV_PREPARATION,
+    at: datetime | None = None,
+) -> list[Aliquot]:
+    """Make child tubes of ``parent`` whose volume is new (a resuspension, an eluate), so
+    nothing is withdrawn from the parent: the caller withdraws what it used separately.
+
+    Tubes go into their boxes at the given wells or the first free ones; all or nothing, as
+    in split_into_aliquots. The study and root sample come from the parent.
+    """
+    if not outputs:
+        raise ValidationError({"outputs": "Give at least one tube."})
+    if len(outputs) > MAX_ALIQUOTS_PER_SPLIT:
+        raise ValidationError({"outputs": f"At most {MAX_ALIQUOTS_PER_SPLIT:,} tubes at once."})
+    if kind not in AliquotKind.values:
+        raise ValidationError({"kind": f"Unknown aliquot kind {kind!r}."})
+    volumes = [_as_volume(o.volume_ml, "volume_ml") for o in outputs]
+    for output in outputs:
+        if output.container_type not in ContainerType.values:
+            raise ValidationError(
+                {"container_type": f"Unknown container type {output.container_type!r}."}
+            )
+        if output.position is not None and output.box is None:
+            raise ValidationError({"box": "Choose the box the position is in."})
+    wanted = [_positions_from([o.position])[0] if o.position is not None else None for o in outputs]
+    at = _when(at)
+
+    # Lock order as everywhere: the tube, then its boxes (by id, so two callers agree).
+    locked = _lock_tube(parent.pk)
+    _refuse_if_gone(locked)
+    box_ids = sorted(
+        {
+            o.box.pk if isinstance(o.box, StorageUnit) else int(o.box)
+            for o in outputs
+            if o.box is not None
+        }
+    )
+    boxes = {pk: _lock_box(pk) for pk in box_ids}
+
+    wells: list[tuple[StorageUnit | None, int | None, int | None]] = []
+    by_box: dict[int, list[int]] = {}
+    for i, output in enumerate(outputs):
+        if output.box is None:
+            wells.append((None, None, None))
+            continue
+        pk = output.box.pk if isinstance(output.box, StorageUnit) else int(output.box)
+        by_box.setdefault(pk, []).append(i)
+        wells.append((boxes[pk], None, None))
+    for pk, indexes in by_box.items():
+        box = boxes[pk]
+        taken = _occupied(box)
+        chosen = [wanted[i] for i in indexes if wanted[i] is not None]
+        duplicates = sorted({_label(*w) for w in chosen if chosen.count(w) > 1})
+        if duplicates:
+            raise ValidationError(
+                {"position": f"{', '.join(duplicates)} in {box.name} given more than once."}
+            )
+        for row, column in chosen:
+            _check_well(box, row, column)
+            if (row, column) in taken:
+                raise ValidationError({"position": _occupied_message(box, row, column, user=user)})
+        chosen_set = set(chosen)
+        free = [w for w in free_positions(box) if (w.row, w.column) not in chosen_set]
+        unplaced = sum(1 for i in indexes if wanted[i] is None)
+        if len(free) < unplaced:
+            raise ValidationError(
+                {
+                    "box": f"Box {box.name} has {len(free)} free "
+                    f"position{'s' if len(free) != 1 else ''}; {unplaced} needed."
+                }
+            )
+        free_wells = iter(free)
+        for i in indexes:
+            if wanted[i] is None:
+                well = next(free_wells)
+                wells[i] = (box, well.row, well.column)
+            else:
+                wells[i] = (box, *wanted[i])
+
+    inherited = locked.freeze_thaw_count
+    temperatures = {pk: _effective_temperature(box) for pk, box in boxes.items()}
+    tubes = [
+        Aliquot(
+            accession=accession,
+            study_id=locked.study_id,
+            sample_id=locked.sample_id,
+            parent=locked,
+            kind=kind,
+            container_type=output.container_type,
+            volume_ml=volume,
+            remaining_volume_ml=volume,
+            box=box,
+            row=row,
+            column=column,
+            is_frozen=box is not None and _is_freezing(temperatures[box.pk]),
+            freeze_thaw_count=inherited,
+            freeze_thaw_inherited=inherited,
+            notes=output.notes,
+            created_by=user if getattr(user, "pk", None) is not None else None,
+        )
+        for accession, output, volume, (box, row, column) in zip(
+            next_accessions(len(outputs)), outputs, volumes, wells, strict=True
+        )
+    ]
+    try:
+        with transaction.atomic():
+            Aliquot.objects.bulk_create(tubes)
+    except IntegrityError as exc:  # pragma: no cover - the box locks make this unreachable
+        raise ValidationError(
+            {"position": "A chosen position was taken by someone else just now; try again."}
+        ) from exc
+
+    events = []
+    for tube in tubes:
+        note = f"Derived from {locked.accession}"
+        if tube.notes:
+            note = f"{note}: {tube.notes}"
+        events.append(
+            _event(tube, CustodyKind.CREATED, user=user, at=at, volume_ml=tube.volume_ml, note=note)
+        )
+        if tube.box is not None:
+            temperature = temperatures[tube.box.pk]
+            events.append(
+                _event(
+                    tube,
+                    CustodyKind.PLACED,
+                    user=user,
+                    at=at,
+                    to_box=tube.box,
+                    to_position=tube.position,
+                    temperature_c=temperature,
+                )
+            )
+            if tube.is_frozen:
+                events.append(
+                    _event(tube, CustodyKind.FROZEN, user=user, at=at, temperature_c=temperature)
+                )
     CustodyEvent.objects.bulk_create(events)
     return tubes
 

@@ -190,7 +190,7 @@ def _ship(tube: Aliquot, form: ActionForm, user) -> str:
         user=user,
         to_location=data["to_location"],
         temperature_c=data["temperature_c"],
-        note=data["note"] or data.get("change_reason", ""),
+        note=form.note,
         at=_when(form),
     )
     return f"Shipped {tube.accession} to {data['to_location']}."
