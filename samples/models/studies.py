@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pghistory
+import pgtrigger
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -378,6 +379,16 @@ class Sample(models.Model):
                 name="samples_sample_remaining_within_volume",
                 violation_error_message="Remaining volume must be between 0 and the volume.",
             ),
+        ]
+        triggers = [
+            # Every way in (ORM, bulk_create, COPY imports, raw SQL) starts with nothing withdrawn.
+            pgtrigger.Trigger(
+                name="sample_remaining_defaults_to_volume",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Insert,
+                func="IF NEW.remaining_volume_ml IS NULL THEN "
+                "NEW.remaining_volume_ml := NEW.volume_ml; END IF; RETURN NEW;",
+            )
         ]
 
     def __str__(self) -> str:

@@ -187,3 +187,12 @@ def test_membership_unique_per_user_and_study(members, study):
 def test_absurd_volumes_are_a_validation_error_not_a_crash(value):
     with pytest.raises(ValidationError, match="too large"):
         volume_to_ml(value, "mL")
+
+
+def test_remaining_volume_starts_full_on_every_insert_path(study, donor):
+    """bulk_create and COPY bypass save(); a database trigger fills the remaining volume."""
+    [sample] = Sample.objects.bulk_create(
+        [Sample(**sample_kwargs(study, donor, accession=next_accessions(1)[0]))]
+    )
+    sample.refresh_from_db()
+    assert sample.remaining_volume_ml == sample.volume_ml == Decimal("4.0000")

@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
+from samples import services
 from samples.choices import (
     ConsentStatus,
     CultureSerum,
@@ -26,10 +27,20 @@ from samples.choices import (
     SerumEVDepletion,
     Sex,
     StorageContainer,
+    StorageKind,
     TubeType,
     UrineVoid,
 )
-from samples.models import Donor, Sample, Study, StudyMembership, next_accessions, sample_errors
+from samples.models import (
+    Aliquot,
+    Donor,
+    Sample,
+    StorageUnit,
+    Study,
+    StudyMembership,
+    next_accessions,
+    sample_errors,
+)
 
 DEMO_USERNAME = "demo"
 # Documented in README.md; only ever set when the demo user is first created.
@@ -290,11 +301,12 @@ class Command(BaseCommand):
             studies = self._studies(user)
             donors = self._donors(studies)
             created = self._samples(studies, donors, user)
+            tubes = self._storage_and_tubes(studies, user)
 
         total = Sample.objects.filter(study__in=studies.values()).count()
         self.stdout.write(
             f"Demo data: {len(studies)} studies, {len(donors)} donors, {total} samples "
-            f"({created} added now)."
+            f"({created} added now), {tubes} tubes added to the demo freezer."
         )
         if user_created:
             self.stdout.write(
@@ -401,3 +413,46 @@ class Command(BaseCommand):
             sample.sprec_code = sample.compute_sprec()
         Sample.objects.bulk_create(new)
         return len(new)
+
+    def _storage_and_tubes(self, studies: dict[str, Study], user) -> int:
+        """A −80 °C freezer with two boxes, and aliquots of a few samples placed in them."""
+
+        def unit(parent, kind, name, **extra):
+            found, _ = StorageUnit.objects.get_or_create(
+                parent=parent, name=name, defaults={"kind": kind, **extra}
+            )
+            return found
+
+        site = unit(None, StorageKind.SITE, "Demo Institute")
+        room = unit(site, StorageKind.ROOM, "Lab 2.14")
+        freezer = unit(room, StorageKind.FREEZER, "ULT-1", set_temperature_c=-80)
+        rack = unit(freezer, StorageKind.RACK, "Rack A")
+        boxes = {
+            "DEMO-PLASMA": unit(rack, StorageKind.BOX, "Plasma box 1", rows=9, columns=9),
+            "DEMO-URINE-CCM": unit(rack, StorageKind.BOX, "Urine box 1", rows=10, columns=10),
+        }
+        plan = {
+            "DEMO-PLASMA": ("plasma", 6, ["0.5"] * 4),
+            "DEMO-URINE-CCM": ("urine", 3, ["1"] * 2),
+        }
+        already = set(Aliquot.objects.values_list("sample_id", flat=True).distinct())
+        made: list[Aliquot] = []
+        for code, (fluid, count, volumes) in plan.items():
+            candidates = Sample.objects.filter(study=studies[code], fluid_type=fluid).order_by("id")
+            for sample in candidates[:count]:
+                if sample.pk in already or not sample.volume_ml:
+                    continue
+                made += services.split_into_aliquots(
+                    source=sample,
+                    volumes_ml=[Decimal(v) for v in volumes],
+                    user=user,
+                    box=boxes[code],
+                )
+        if made:
+            # One tube with a thaw–freeze cycle behind it, so the count shows.
+            tube = made[0]
+            services.check_out(aliquot=tube, user=user, note="NTA measurement")
+            services.record_thaw(aliquot=tube, user=user, temperature_c=20)
+            services.record_freeze(aliquot=tube, user=user, temperature_c=-80)
+            services.check_in(aliquot=tube, user=user)
+        return len(made)
