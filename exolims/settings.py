@@ -227,6 +227,7 @@ SPECTACULAR_SETTINGS = {
         "AliquotKindEnum": "samples.choices.AliquotKind",
         "StorageKindEnum": "samples.choices.StorageKind",
         "CustodyKindEnum": "samples.choices.CustodyKind",
+        "StepKindEnum": "assays.choices.StepKind",
     },
 }
 

@@ -13,6 +13,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
+from .. import centrifugation
 from ..choices import RecoverySpecificity, RotorType, StepKind, VersionStatus
 
 
@@ -47,6 +48,26 @@ class Rotor(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def k_factor_max(self) -> float:
+        """k at the maximum speed: the vendor's figure, else computed from the radii."""
+        if self.k_factor:
+            return self.k_factor
+        return centrifugation.k_factor(self.r_min_mm, self.r_max_mm, self.max_rpm)
+
+    def k_at(self, rpm: float) -> float:
+        """k-factor at ``rpm`` (k_adj = k_max · (rpm_max / rpm)²)."""
+        return centrifugation.adjusted_k_factor(self.k_factor_max, self.max_rpm, rpm)
+
+    def radius_mm(self, basis: str) -> float:
+        return centrifugation.radius_for(basis, self.r_min_mm, self.r_max_mm)
+
+    def rcf_at(self, rpm: float, basis: str = "average") -> float:
+        return centrifugation.rcf_from_rpm(rpm, self.radius_mm(basis))
+
+    def rpm_for(self, rcf: float, basis: str = "average") -> float:
+        return centrifugation.rpm_from_rcf(rcf, self.radius_mm(basis))
 
 
 @pghistory.track(model_name="IsolationProtocolHistory")
