@@ -29,6 +29,7 @@ run: $(STAMP)
 	DEBUG=$${DEBUG:-1} CELERY_TASK_ALWAYS_EAGER=$${CELERY_TASK_ALWAYS_EAGER:-1} $(WITH_DB) sh -c '\
 	  $(BIN)/python manage.py migrate --noinput && \
 	  $(BIN)/python manage.py load_demo_data --if-debug && \
+	  $(BIN)/python manage.py load_demo_protocols --if-debug && \
 	  echo "Serving ExoLIMS on http://$(HOST):$(PORT)/ (Ctrl-C stops it and the embedded database)" && \
 	  exec $(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)'
 
