@@ -1,0 +1,169 @@
+"""Protocols (or single versions) side by side: how their runs went in the user's studies.
+
+Yield and purity come from characterisation, which a later issue adds; until then the page
+says so instead of showing a number.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from ..choices import NomenclatureTerm, StepKind
+from ..models import EVPreparation, IsolationProtocol, IsolationRun, ProtocolStep, ProtocolVersion
+from .display import ml_text
+from .runs import run_totals
+
+SECTION = "isolation"
+MAX_COLUMNS = 8
+_TERMS = dict(NomenclatureTerm.choices)
+_KINDS = dict(StepKind.choices)
+
+
+class CompareForm(forms.Form):
+    protocols = forms.ModelMultipleChoiceField(
+        queryset=IsolationProtocol.objects.order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="All versions of each protocol together.",
+    )
+    versions = forms.ModelMultipleChoiceField(
+        queryset=ProtocolVersion.objects.select_related("protocol").order_by(
+            "protocol__name", "number"
+        ),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Single versions, each in its own column.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["versions"].label_from_instance = lambda v: (
+            f"{v.protocol.name} v{v.number} ({v.get_status_display().lower()})"
+        )
+        for name in ("protocols", "versions"):
+            self.fields[name].error_messages["invalid_choice"] = (
+                "%(value)s is not a protocol or version here."
+            )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        count = len(cleaned.get("protocols") or []) + len(cleaned.get("versions") or [])
+        if count > MAX_COLUMNS:
+            raise forms.ValidationError(f"Compare at most {MAX_COLUMNS} at once.")
+        return cleaned
+
+
+@dataclass
+class Column:
+    label: str
+    url: str
+    status: str = ""
+    runs: int = 0
+    input_total_ml: Decimal = Decimal(0)
+    input_median_ml: Decimal | None = None
+    preparations: int = 0
+    preparations_median: float | None = None
+    terms: list[tuple[str, int]] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    version_ids: set[int] = field(default_factory=set)
+
+    @property
+    def input_total_text(self) -> str:
+        return ml_text(self.input_total_ml)
+
+    @property
+    def input_median_text(self) -> str:
+        return ml_text(self.input_median_ml)
+
+
+def _columns(user, protocols, versions) -> list[Column]:
+    """Four queries whatever the number of columns or runs."""
+    columns: list[Column] = []
+    protocol_ids = [p.pk for p in protocols]
+    by_protocol: dict[int, set[int]] = {pk: set() for pk in protocol_ids}
+    for version_id, protocol_id in ProtocolVersion.objects.filter(
+        protocol_id__in=protocol_ids
+    ).values_list("id", "protocol_id"):
+        by_protocol[protocol_id].add(version_id)
+    for protocol in protocols:
+        columns.append(
+            Column(
+                label=f"{protocol.name} (all versions)",
+                url=protocol.get_absolute_url(),
+                version_ids=by_protocol[protocol.pk],
+            )
+        )
+    for version in versions:
+        columns.append(
+            Column(
+                label=str(version),
+                url=version.get_absolute_url(),
+                status=version.get_status_display(),
+                version_ids={version.pk},
+            )
+        )
+    wanted = set().union(*(c.version_ids for c in columns)) if columns else set()
+    runs = list(
+        IsolationRun.objects.visible_to(user)
+        .filter(protocol_version_id__in=wanted)
+        .annotate(**run_totals())
+        .values_list("protocol_version_id", "input_ml", "preparation_count")
+    )
+    terms = list(
+        EVPreparation.objects.visible_to(user)
+        .filter(run__protocol_version_id__in=wanted)
+        .order_by()
+        .values_list("run__protocol_version_id", "nomenclature_term")
+        .annotate(n=Count("id"))
+    )
+    kinds = list(
+        ProtocolStep.objects.filter(version_id__in=[v.pk for v in versions])
+        .order_by("version_id", "order")
+        .values_list("version_id", "kind")
+    )
+    for column in columns:
+        mine = [r for r in runs if r[0] in column.version_ids]
+        volumes = [r[1] or Decimal(0) for r in mine]
+        counts = [r[2] or 0 for r in mine]
+        column.runs = len(mine)
+        column.input_total_ml = sum(volumes, Decimal(0))
+        column.input_median_ml = statistics.median(volumes) if volumes else None
+        column.preparations = sum(counts)
+        column.preparations_median = statistics.median(counts) if counts else None
+        tally: dict[str, int] = {}
+        for version_id, term, n in terms:
+            if version_id in column.version_ids:
+                tally[term] = tally.get(term, 0) + n
+        column.terms = sorted(
+            ((_TERMS.get(t, t), n) for t, n in tally.items()), key=lambda item: -item[1]
+        )
+        if len(column.version_ids) == 1 and column.status:
+            (only,) = column.version_ids
+            column.kinds = [_KINDS.get(k, k) for v, k in kinds if v == only]
+    return columns
+
+
+@login_required
+@require_GET
+def compare(request: HttpRequest) -> HttpResponse:
+    form = CompareForm(request.GET or None)
+    columns: list[Column] = []
+    if form.is_bound and form.is_valid():
+        protocols = list(form.cleaned_data["protocols"])
+        versions = list(form.cleaned_data["versions"])
+        columns = _columns(request.user, protocols, versions)
+    return render(
+        request,
+        "assays/compare.html",
+        {"form": form, "columns": columns, "section": SECTION},
+    )
