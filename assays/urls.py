@@ -1,11 +1,13 @@
 """Isolation pages: protocols and their versions, rotors, runs and the comparison page."""
 
 from django.urls import path
+from django.views.generic import RedirectView
 
 from .views import compare, protocols, rotors, runs
 
 app_name = "assays"
 urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="assays:protocol-list"), name="index"),
     # Protocol library
     path("protocols/", protocols.ProtocolListView.as_view(), name="protocol-list"),
     path("protocols/new/", protocols.protocol_create, name="protocol-create"),
