@@ -122,26 +122,9 @@ def render(facts: dict[str, Any], seed: dict, imports: dict, api: dict | None) -
             "",
         ]
     else:
-        first, deep = api["first_page"], api["deep_page"]
-        lines += [
-            f"`GET {api['first_url']}` — {api['matching_rows']:,} matching of {api['total_rows']:,} "
-            f"samples, page of {api['page_size']}, {api['columns']} fields per sample, authenticated "
-            "with a token as a plain study member (so scoping runs), through Django's test Client "
-            "in-process (no HTTP server). Deep page: reached by following `next` "
-            f"{api['deep_offset_rows'] // api['page_size']} times, i.e. {api['deep_offset_rows']:,} rows into the cursor. "
-            "Raw: one psycopg query with the same filters, membership check, joins and columns, "
-            f"serialised with orjson. {api['samples_per_case']} requests per case after 20 warm-up ones.",
-            "",
-            "| Page | API p50 (ms) | API p95 (ms) | Raw p50 (ms) | Raw p95 (ms) | API/raw p50 | API/raw p95 |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-            f"| First | {first['api']['p50_ms']} | {first['api']['p95_ms']} | {first['raw']['p50_ms']} | {first['raw']['p95_ms']} | {first['ratio_p50']} | {first['ratio_p95']} |",
-            f"| Deep | {deep['api']['p50_ms']} | {deep['api']['p95_ms']} | {deep['raw']['p50_ms']} | {deep['raw']['p95_ms']} | {deep['ratio_p50']} | {deep['ratio_p95']} |",
-            "",
-            f"Target ≤ {API_TARGET:.0f}× the raw query (p50): first page {first['ratio_p50']}× → "
-            f"{_ok(first['ratio_p50'] <= API_TARGET)}; deep page {deep['ratio_p50']}× → "
-            f"{_ok(deep['ratio_p50'] <= API_TARGET)}.",
-            "",
-        ]
+        from bench.api_bench import render_markdown
+
+        lines += render_markdown(api)
     return "\n".join(lines)
 
 

@@ -1,19 +1,21 @@
 """Shared REST API machinery: error mapping, serializers that run model validation, the
-study-scoped base viewset (with a cheap ``.values()`` read path for hot lists) and the
-caller's own API tokens. Pagination and renderers live in their own modules because DRF
-imports them from settings while this module is still loading."""
+study-scoped base viewset (with a cheap ``.values()`` read path for hot lists, whose page
+SQL can be kept per request shape) and the caller's own API tokens. Pagination and
+renderers live in their own modules because DRF imports them from settings while this
+module is still loading."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import orjson
-from django.core.exceptions import EmptyResultSet
+from django.core.exceptions import EmptyResultSet, FieldError, FullResultSet
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, connections, transaction
-from django.db.models import CharField, Func, JSONField, ProtectedError, QuerySet, RestrictedError
+from django.db.models import JSONField, ProtectedError, QuerySet, RestrictedError
 from django.db.models.query import BaseIterable
 from django.http import Http404, StreamingHttpResponse
 from django.urls import NoReverseMatch, reverse
@@ -138,50 +140,36 @@ def _as_drf_errors(exc: DjangoValidationError) -> dict[str, Any]:
     return errors
 
 
-class UtcIsoText(Func):
-    """A timestamp as RFC 3339 text in UTC, formatted by PostgreSQL (``…T09:30:00Z``, with
-    microseconds only when there are any, as DRF writes them). Cheaper than Django's
-    pure-Python timestamptz loader followed by formatting in Python."""
-
-    template = (
-        "replace(to_char(%(expressions)s AT TIME ZONE 'UTC', "
-        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '.000000Z', 'Z')"
-    )
-    output_field = CharField()
+# orjson reads integers beyond 64 bits as floats (json keeps them exact), and jsonb writes
+# huge numbers out in full; such text goes to json so values match Django's to the digit.
+_LONG_DIGIT_RUN = re.compile(r"\d{19}")
 
 
-def _json_from_db(value: Any, expression: Any, connection: Any) -> Any:
-    """``JSONField.from_db_value`` with orjson (several times faster than ``json``); what
-    orjson refuses (e.g. 1e400) goes to ``json`` as before, and undecodable text stays text."""
-    if value is None:
-        return None
-    try:
-        return orjson.loads(value)
-    except orjson.JSONDecodeError:
+def _load_json_text(text: str) -> Any:
+    """``JSONField.from_db_value`` for a column without a custom decoder, several times
+    faster: orjson where it reads exactly what ``json`` reads, ``json`` otherwise; text that
+    is not JSON at all stays text, as Django leaves it."""
+    if _LONG_DIGIT_RUN.search(text) is None:
         try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
-def _converter_for(converters: list, expression: Any, connection: Any):
-    """One callable per column: the ORM's converters, with plain JSON decoding swapped for
-    orjson (a JSONField with its own decoder keeps Django's)."""
-    if len(converters) == 1:
-        (converter,) = converters
-        field = getattr(converter, "__self__", None)
-        if (
-            getattr(converter, "__func__", None) is JSONField.from_db_value
-            and field.decoder is None
-        ):
-            return lambda value: _json_from_db(value, expression, connection)
-
-    def convert(value: Any) -> Any:
-        for converter in converters:
-            value = converter(value, expression, connection)
-        return value
-
-    return convert
+def _is_plain_json(converters: list) -> bool:
+    """True for a column whose only ORM converter is ``JSONField.from_db_value`` without a
+    custom decoder: plain ``json.loads``, which orjson does several times faster."""
+    if len(converters) != 1:
+        return False
+    (converter,) = converters
+    return (
+        getattr(converter, "__func__", None) is JSONField.from_db_value
+        and converter.__self__.decoder is None
+    )
 
 
 def _use_c_timestamp_loader(cursor: Any) -> None:
@@ -196,53 +184,176 @@ def _use_c_timestamp_loader(cursor: Any) -> None:
         adapters.register_loader("timestamptz", TimestamptzLoader)
 
 
+class CompiledRows(NamedTuple):
+    """A ``.values()`` query compiled by the ORM, with what is needed to read its rows."""
+
+    alias: str
+    sql: str
+    params: tuple
+    names: tuple[str, ...]
+    json_names: tuple[str, ...]  # plain JSONField columns, decoded with orjson
+    conversions: tuple  # (name, ORM converters, expression) for any other column
+
+
+def compile_rows(queryset: QuerySet) -> CompiledRows | None:
+    """Compile a ``.values()`` queryset; None when it can match nothing (EmptyResultSet)."""
+    query = queryset.query
+    compiler = query.get_compiler(queryset.db)
+    if query.selected:
+        names = list(query.selected)
+    else:
+        names = [*query.extra_select, *query.values_select, *query.annotation_select]
+    try:
+        sql, params = compiler.as_sql()
+        if not sql:
+            raise EmptyResultSet
+    except EmptyResultSet:
+        return None
+    fields = [column[0] for column in compiler.select[: compiler.col_count]]
+    json_names: list[str] = []
+    conversions: list[tuple[str, list, Any]] = []
+    for index, (converters, expression) in compiler.get_converters(fields).items():
+        if _is_plain_json(converters):
+            json_names.append(names[index])
+        else:
+            conversions.append((names[index], converters, expression))
+    return CompiledRows(
+        queryset.db, sql, tuple(params), tuple(names), tuple(json_names), tuple(conversions)
+    )
+
+
+def read_rows(compiled: CompiledRows, *, chunk_size: int | None = None) -> Iterator[dict[str, Any]]:
+    """Run compiled SQL through Django's cursor and yield one dict per row; with
+    ``chunk_size``, stream through a server-side cursor as ``QuerySet.iterator()`` does."""
+    connection = connections[compiled.alias]
+    names, json_names, conversions = compiled.names, compiled.json_names, compiled.conversions
+    cursor = connection.chunked_cursor() if chunk_size else connection.cursor()
+    try:
+        _use_c_timestamp_loader(cursor.cursor)
+        cursor.execute(compiled.sql, compiled.params)
+        while rows := (cursor.fetchmany(chunk_size) if chunk_size else cursor.fetchall()):
+            for row in rows:
+                # strict=False: zip drops any column added only for ordering
+                values = dict(zip(names, row, strict=False))
+                for name in json_names:
+                    text = values[name]
+                    if text is not None:
+                        values[name] = _load_json_text(text)
+                for name, converters, expression in conversions:
+                    value = values[name]
+                    for converter in converters:
+                        value = converter(value, expression, connection)
+                    values[name] = value
+                yield values
+            if not chunk_size:
+                break
+    finally:
+        cursor.close()
+
+
 class DriverValuesIterable(BaseIterable):
     """``QuerySet.values()`` rows with the value conversion left to the driver.
 
     Same SQL, same dicts as Django's ``ValuesIterable``, but timestamps are decoded by
     psycopg's C loader and JSON by orjson instead of per-value Python converters (a third of
-    the Python time of a 100-row sample page). The query still runs through Django's cursor
-    wrapper, so execute wrappers, query logging and ``assertNumQueries`` see it, and
-    ``.iterator()`` still streams through a server-side cursor.
+    the Python time of a 100-row sample page); any other ORM converter still runs. The
+    query goes through Django's cursor wrapper, so execute wrappers, query logging and
+    ``assertNumQueries`` see it, and ``.iterator()`` still streams (server-side cursor).
     """
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        queryset = self.queryset
-        query = queryset.query
-        connection = connections[queryset.db]
-        compiler = query.get_compiler(queryset.db)
-        if query.selected:
-            names = list(query.selected)
-        else:
-            names = [*query.extra_select, *query.values_select, *query.annotation_select]
+        compiled = compile_rows(self.queryset)
+        if compiled is None:
+            return iter(())
+        return read_rows(compiled, chunk_size=self.chunk_size if self.chunked_fetch else None)
+
+
+# --- List plans: page SQL compiled once per request shape ---------------------------------
+
+_MAX_LIST_PLANS = 512
+# (view key, ordering, position lookup, slice) -> (compiled page SQL without the cursor
+# position's parameters, the position condition's SQL as compiled on its own)
+_list_plans: dict[tuple, tuple[CompiledRows, str]] = {}
+# View keys whose query string has passed the filters' validation before.
+_validated_list_keys: dict[tuple, bool] = {}
+
+
+def _remember(store: dict, key: tuple, value: Any) -> None:
+    if len(store) >= _MAX_LIST_PLANS:
+        store.clear()  # rare: that many distinct users x filters within one process
+    store[key] = value
+
+
+class PlannedRows:
+    """What ``KeysetPagination`` needs of the page queryset (``order_by()``, ``filter()``
+    with the cursor position, a slice, iteration), served from a list plan.
+
+    The first request of a shape builds the real queryset (scoping, filters, ordering),
+    the ORM compiles it and the SQL is kept; later requests of that shape skip building and
+    compiling it, and only the cursor position's condition is compiled, by the ORM's own
+    lookup, and its parameters appended (the plan checks that they are the query's last).
+    """
+
+    def __init__(self, *, view_key: tuple, model: type, build, queryset: QuerySet | None):
+        self.view_key = view_key
+        self.model = model
+        self.build = build  # () -> the scoped, filtered values() queryset
+        self.queryset = queryset  # already built (and validated) by the view, or None
+        self.ordering: tuple[str, ...] = ()
+        self.position: dict[str, Any] = {}
+        self.bounds: tuple[int | None, int | None] = (None, None)
+
+    def order_by(self, *fields: str) -> PlannedRows:
+        self.ordering = fields
+        return self
+
+    def filter(self, **position: Any) -> PlannedRows:
+        self.position = position
+        return self
+
+    def __getitem__(self, bounds: slice) -> PlannedRows:
+        self.bounds = (bounds.start, bounds.stop)
+        return self
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        position_sql, position_params = self._compile_position()
+        key = (self.view_key, self.ordering, tuple(self.position), self.bounds)
+        planned = _list_plans.get(key) if position_sql is not None else None
+        if planned is not None and planned[1] == position_sql:
+            plan = planned[0]
+            return read_rows(plan._replace(params=plan.params + position_params))
+        queryset = self.queryset if self.queryset is not None else self.build()
+        queryset = queryset.order_by(*self.ordering)
+        start, stop = self.bounds
+        page = (queryset.filter(**self.position) if self.position else queryset)[start:stop]
+        compiled = compile_rows(page)
+        if compiled is None:
+            return iter(())
+        without_position = compile_rows(queryset[start:stop]) if self.position else compiled
+        if (
+            position_sql is not None
+            and without_position is not None
+            and compiled.params == without_position.params + position_params
+            and position_sql in compiled.sql
+        ):
+            _remember(_list_plans, key, (without_position._replace(sql=compiled.sql), position_sql))
+        return read_rows(compiled)
+
+    def _compile_position(self) -> tuple[str | None, tuple]:
+        """The cursor condition alone, e.g. ``"samples_sample"."id" < %s`` with its
+        parameters, through the ORM lookup (a forged position fails here just as it would
+        in the full query). None when it cannot be compiled without the view's annotations."""
+        if not self.position:
+            return "", ()
+        manager = self.model._default_manager
         try:
-            sql, params = compiler.as_sql()
-            if not sql:
-                raise EmptyResultSet
-        except EmptyResultSet:
-            return
-        fields = [column[0] for column in compiler.select[: compiler.col_count]]
-        conversions = [
-            (names[index], _converter_for(converters, expression, connection))
-            for index, (converters, expression) in compiler.get_converters(fields).items()
-        ]
-        cursor = connection.chunked_cursor() if self.chunked_fetch else connection.cursor()
-        try:
-            _use_c_timestamp_loader(cursor.cursor)
-            cursor.execute(sql, params)
-            while True:
-                rows = cursor.fetchmany(self.chunk_size) if self.chunked_fetch else cursor.fetchall()
-                if not rows:
-                    break
-                for row in rows:
-                    values = dict(zip(names, row))  # zip drops columns added for ordering
-                    for name, convert in conversions:
-                        values[name] = convert(values[name])
-                    yield values
-                if not self.chunked_fetch:
-                    break
-        finally:
-            cursor.close()
+            query = manager.filter(**self.position).query
+            sql, params = query.get_compiler(manager.db).compile(query.where)
+        except (FieldError, EmptyResultSet, FullResultSet):
+            # Needs the view's annotations, or the ORM folds the condition away (a
+            # position beyond the column's range): no plan; the full query handles it.
+            return None, ()
+        return sql, tuple(params)
 
 
 class ValuesReadSerializerMixin:
@@ -375,6 +486,8 @@ class StudyScopedViewSet(viewsets.ModelViewSet):
 
     write_role = "editor"
     csv_fields: list[str] | None = None
+    # Keep each list shape's compiled page SQL (see list_plan_key for what that asserts).
+    plan_list_queries = False
     ordering = ("-id",)
     ordering_fields: tuple[str, ...] = ("id",)
     filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
@@ -464,14 +577,60 @@ class StudyScopedViewSet(viewsets.ModelViewSet):
         if not self.uses_values_path():
             return super().list(request, *args, **kwargs)
         serializer_class = self.get_serializer_class()
-        queryset = self.filter_queryset(self.get_read_queryset())
+        view_key = self.list_plan_key()
+        if view_key is None:
+            rows_source = self.filter_queryset(self.get_read_queryset())
+        else:
+            queryset = None
+            if view_key not in _validated_list_keys:
+                # First time for this query string: build it now, so a bad filter is a 400.
+                queryset = self.filter_queryset(self.get_read_queryset())
+                _remember(_validated_list_keys, view_key, True)
+            rows_source = PlannedRows(
+                view_key=view_key,
+                model=serializer_class.Meta.model,
+                build=lambda: self.filter_queryset(self.get_read_queryset()),
+                queryset=queryset,
+            )
         if self.paginator is not None:
             self.paginator.position_columns = serializer_class.position_columns()
-        page = self.paginate_queryset(queryset)
+        page = self.paginate_queryset(rows_source)
         if page is None:  # pragma: no cover - every list is paginated
-            page = list(queryset)
+            page = list(rows_source)
         rows = serializer_class.represent_rows(page, context=self.get_serializer_context())
         return self.get_paginated_response(rows)
+
+    def list_plan_key(self) -> tuple | None:
+        """What a list page's SQL depends on, but for the cursor position, when this view
+        lets its list SQL be kept (``plan_list_queries``); None otherwise.
+
+        Opting in asserts that ``get_read_queryset`` depends on nothing but the user's id,
+        superuser and active flags, and that the filters' validation and conditions depend
+        on nothing but the query string (no database look-ups, no clock)."""
+        request = self.request
+        if (
+            not self.plan_list_queries
+            or self.paginator is None
+            or getattr(request.accepted_renderer, "format", None) != "json"
+        ):
+            return None
+        user = request.user
+        cursor_param = getattr(self.paginator, "cursor_query_param", None)
+        query_string = tuple(
+            sorted(
+                (name, tuple(values))
+                for name, values in request.query_params.lists()
+                if name != cursor_param
+            )
+        )
+        return (
+            type(self),
+            self.get_serializer_class(),
+            user.pk,
+            user.is_superuser,
+            user.is_active,
+            query_string,
+        )
 
     def retrieve(self, request, *args, **kwargs):
         if not self.uses_values_path():

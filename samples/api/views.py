@@ -146,6 +146,8 @@ class SampleViewSet(HistoryActionMixin, StudyScopedViewSet):
     serializer_class = SampleSerializer
     filterset_class = SampleFilterSet
     ordering_fields = ("id", "accession", "collected_at")
+    # Scoping depends only on the user and SampleFilterSet only on the query string.
+    plan_list_queries = True
 
     def get_queryset(self) -> QuerySet:
         # Only the write path loads model instances; list/retrieve read .values() rows.

@@ -214,3 +214,108 @@ def test_me_lists_roles(client_for, study):
 def test_me_for_a_superuser(client_for):
     body = client_for("superuser").get(f"{API}/me/").json()
     assert body["is_superuser"] is True and body["can_create_studies"] is True
+
+
+# --- The short-lived lookup cache (exolims.authentication) -----------------------------
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """A controllable monotonic clock for the token lookup cache."""
+    from exolims import authentication
+
+    now = [1000.0]
+    monkeypatch.setattr(authentication, "_clock", lambda: now[0])
+    return now
+
+
+def used_once(key: str) -> APIClient:
+    """A token client whose lookup is now cached (and last_used_at already recorded)."""
+    client = token_client(key)
+    assert client.get(f"{API}/me/").status_code == 200
+    assert client.get(f"{API}/me/").status_code == 200
+    return client
+
+
+def test_revoking_through_the_api_stops_a_cached_token_at_once(client_for, members, fake_clock):
+    editor = client_for("editor")
+    body = editor.post(f"{API}/tokens/", {"name": "cached"}, format="json").json()
+    client = used_once(body["key"])
+
+    assert editor.delete(f"{API}/tokens/{body['id']}/").status_code == 204
+
+    response = client.get(f"{API}/me/")
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
+
+
+def test_deactivating_the_user_stops_a_cached_token_at_once(issued, members, fake_clock):
+    _token, key = issued
+    client = used_once(key)
+    members["viewer"].is_active = False
+    members["viewer"].save()
+    assert client.get(f"{API}/me/").status_code == 401
+
+
+def test_deleting_the_token_stops_it_at_once(issued, fake_clock):
+    token, key = issued
+    client = used_once(key)
+    token.delete()
+    assert client.get(f"{API}/me/").json()["detail"] == "Invalid token."
+
+
+def test_a_change_without_signals_is_seen_once_the_cache_window_passes(
+    issued, settings, fake_clock
+):
+    """The documented bound: a change made elsewhere (another process, or a bulk
+    ``update()``) is seen within API_TOKEN_CACHE_SECONDS."""
+    settings.API_TOKEN_CACHE_SECONDS = 2
+    token, key = issued
+    client = used_once(key)
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+
+    fake_clock[0] += 1.9
+    assert client.get(f"{API}/me/").status_code == 200
+    fake_clock[0] += 0.2
+    assert client.get(f"{API}/me/").status_code == 401
+
+
+def test_with_the_cache_off_every_request_reads_the_token(issued, settings, fake_clock):
+    settings.API_TOKEN_CACHE_SECONDS = 0
+    token, key = issued
+    client = used_once(key)
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    assert client.get(f"{API}/me/").status_code == 401
+
+
+def test_expiry_is_checked_on_every_request_even_when_cached(issued, fake_clock, monkeypatch):
+    token, key = issued
+    client = used_once(key)
+    later = token.expires_at + timedelta(seconds=1)
+    monkeypatch.setattr("exolims.authentication.timezone.now", lambda: later)
+    response = client.get(f"{API}/me/")
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+
+
+def test_each_request_gets_its_own_user_object(issued, fake_clock):
+    """Cached lookups keep rows, not model instances: nothing set on request.user (such as
+    Django's permission caches) can leak into another request."""
+    from exolims.authentication import find_token
+
+    _token, key = issued
+    first, second = find_token(key), find_token(key)
+    assert first.user == second.user
+    assert first.user is not second.user and first is not second
+
+
+def test_last_use_is_still_recorded_about_once_a_minute(issued, fake_clock, monkeypatch):
+    token, key = issued
+    used_once(key)
+    token.refresh_from_db()
+    first_use = token.last_used_at
+    later = first_use + timedelta(minutes=2)
+    monkeypatch.setattr("exolims.authentication.timezone.now", lambda: later)
+    assert token_client(key).get(f"{API}/me/").status_code == 200
+    token.refresh_from_db()
+    assert token.last_used_at == later

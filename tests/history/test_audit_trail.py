@@ -38,9 +38,17 @@ def test_bulk_update_bypassing_the_orm_save_is_still_recorded(make_sample):
 
 def test_history_cannot_be_rewritten(make_sample):
     make_sample()
-    with pytest.raises(ProgrammingError, match="Cannot update or delete"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(ProgrammingError, match="Cannot update or delete"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("UPDATE samples_samplehistory SET notes = 'forged'")
-    with pytest.raises(ProgrammingError, match="Cannot update or delete"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(ProgrammingError, match="Cannot update or delete"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("DELETE FROM samples_samplehistory")
 
 
