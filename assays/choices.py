@@ -51,3 +51,27 @@ class NomenclatureTerm(models.TextChoices):
     EV_MIMETIC = "EV_mimetic", "EV mimetics"
     ACDV = "ACDV", "Artificial cell-derived vesicles"
     SV = "SV", "Synthetic vesicles"
+
+
+class InstrumentKind(models.TextChoices):
+    NTA = "nta", "Nanoparticle tracking analysis (NTA)"
+    TRPS = "trps", "Resistive pulse sensing (TRPS/MRPS)"
+    FLOW = "flow", "Flow cytometry / nanoFCM"
+    DLS = "dls", "Dynamic light scattering"
+    PLATE_READER = "plate_reader", "Plate reader"
+    QPCR = "qpcr", "qPCR"
+    MICROSCOPE = "microscope", "Electron / light microscope"
+    OTHER = "other", "Other"
+
+
+class FileStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSING = "processing", "Processing"
+    PARSED = "parsed", "Parsed"
+    FAILED = "failed", "Failed"
+    NEEDS_REVIEW = "needs_review", "Needs review"
+
+
+class ParticleMethod(models.TextChoices):
+    NTA = "NTA", "NTA (NanoSight)"
+    ZETAVIEW = "ZetaView", "NTA (ZetaView)"
