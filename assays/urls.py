@@ -1,9 +1,10 @@
-"""Isolation pages: protocols and their versions, rotors, runs and the comparison page."""
+"""Isolation pages: protocols and their versions, rotors, runs and the comparison page;
+instrument files and particle results."""
 
 from django.urls import path
 from django.views.generic import RedirectView
 
-from .views import compare, protocols, rotors, runs
+from .views import compare, files, particles, protocols, rotors, runs
 
 app_name = "assays"
 urlpatterns = [
@@ -33,4 +34,19 @@ urlpatterns = [
     path("runs/<int:pk>/history/", runs.RunHistoryView.as_view(), name="run-history"),
     # Comparison
     path("compare/", compare.compare, name="compare"),
+    # Instrument files: upload (page + JSON endpoints behind its drop zone), list, detail
+    path("files/", files.FileListView.as_view(), name="file-list"),
+    path("files/upload/", files.UploadPageView.as_view(), name="file-upload"),
+    path("files/upload.json", files.upload_file, name="file-upload-json"),
+    path("files/status.json", files.file_statuses, name="file-statuses"),
+    path("files/<int:pk>/", files.FileDetailView.as_view(), name="file-detail"),
+    path("files/<int:pk>/status.json", files.file_status, name="file-status"),
+    path("files/<int:pk>/download/", files.file_download, name="file-download"),
+    path("files/<int:pk>/reprocess/", files.file_reprocess, name="file-reprocess"),
+    path("files/<int:pk>/resolve/", files.file_resolve, name="file-resolve"),
+    path("files/<int:pk>/history/", files.FileHistoryView.as_view(), name="file-history"),
+    # Particle results (NTA, ZetaView)
+    path("particles/", particles.ParticleListView.as_view(), name="particle-list"),
+    path("particles/<int:pk>/", particles.ParticleDetailView.as_view(), name="particle-detail"),
+    path("particles/<int:pk>/plot.svg", particles.particle_plot, name="particle-plot"),
 ]

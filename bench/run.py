@@ -157,8 +157,24 @@ def main() -> None:
         print("sample list API not available; skipped", file=sys.stderr)
 
     DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text(render(facts, seeded, imports, api) + "\n")
+    DOC.write_text(render(facts, seeded, imports, api) + kept_sections(DOC) + "\n")
     print(f"wrote {DOC.relative_to(ROOT)}", file=sys.stderr)
+
+
+def kept_sections(doc: Path) -> str:
+    """Sections other benchmarks maintain between <!-- name:start/end --> markers
+    (parse_bench, pipeline_bench); this script does not measure them, so it keeps them."""
+    import re
+
+    if not doc.exists():
+        return ""
+    blocks = re.findall(r"<!-- ([\w-]+):start -->.*?<!-- \1:end -->", doc.read_text(), re.S)
+    text = doc.read_text()
+    kept = [
+        re.search(rf"<!-- {re.escape(name)}:start -->.*?<!-- {re.escape(name)}:end -->", text, re.S)
+        for name in blocks
+    ]
+    return "".join("\n" + match.group(0) + "\n" for match in kept if match)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import pghistory
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Model
 from pghistory.models import Events
@@ -83,17 +84,23 @@ class ChangeReasonMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
+    @staticmethod
+    def _small_form(request) -> bool:
+        """Page forms only: reading request.POST parses the body, which for a file upload
+        must wait for authentication and the upload size limit in the view."""
+        if request.content_type == "application/x-www-form-urlencoded":
+            return True
+        if request.content_type != "multipart/form-data" or request.path.startswith("/api/"):
+            return False
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return False
+        return 0 < length <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
     def __call__(self, request):
         reason = request.META.get(REASON_HEADER, "")
-        if (
-            not reason
-            and request.method == "POST"
-            and request.content_type
-            in (
-                "application/x-www-form-urlencoded",
-                "multipart/form-data",
-            )
-        ):
+        if not reason and request.method == "POST" and self._small_form(request):
             reason = request.POST.get(REASON_FIELD, "")
         reason = reason.strip()[:MAX_REASON_LENGTH]
         if not reason:

@@ -183,7 +183,19 @@ WHITENOISE_USE_FINDERS = DEBUG or TESTING
 WHITENOISE_AUTOREFRESH = DEBUG or TESTING
 # Manifests of 10,000+ rows must fit; the limit still stops runaway uploads.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1024)
+# Uploads bigger than this are spooled to a temporary file (FILE_UPLOAD_TEMP_DIR, default the
+# system's; point it at a disk with room when /tmp is small or a RAM disk), never held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
+# The size limit holds while the body streams in: an oversized upload is cut off (413) before
+# it is read or stored (exolims/upload_handlers.py; views opt in with upload_limit_setting).
+FILE_UPLOAD_HANDLERS = [
+    "exolims.upload_handlers.SizeLimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Largest instrument result file (API, upload page, watch folder), in bytes. Default 1 GiB.
+INSTRUMENT_FILE_MAX_BYTES = env_int("INSTRUMENT_FILE_MAX_BYTES", 1024**3, minimum=1024)
 MANIFEST_MAX_BYTES = env_int("MANIFEST_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
 MANIFEST_MAX_ROWS = env_int("MANIFEST_MAX_ROWS", 200_000, minimum=1)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
@@ -192,10 +204,16 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "exolims.authentication.HashedTokenAuthentication",
+        # HashedTokenAuthentication that also keeps instrument accounts to their upload
+        # endpoints on every view, whatever its permission classes (assays/permissions.py).
+        "assays.permissions.InstrumentAwareTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        # Instrument accounts may only upload and read their own uploads.
+        "assays.permissions.InstrumentAccountPermission",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
@@ -228,6 +246,8 @@ SPECTACULAR_SETTINGS = {
     # Several resources have a "kind"; give each enum its own schema name.
     "ENUM_NAME_OVERRIDES": {
         "AliquotKindEnum": "samples.choices.AliquotKind",
+        "InstrumentKindEnum": "assays.choices.InstrumentKind",
+        "FileStatusEnum": "assays.choices.FileStatus",
         "StorageKindEnum": "samples.choices.StorageKind",
         "CustodyKindEnum": "samples.choices.CustodyKind",
         "StepKindEnum": "assays.choices.StepKind",
@@ -256,12 +276,38 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 1800, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis redelivers unacked tasks after this many seconds; keep it above the task time limit.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
+# The socket timeouts keep a dead or unreachable Redis from hanging a web request that
+# queues a task (an upload): it fails within seconds, the row stays, the sweep re-queues.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 600,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+# Instrument files (assays.tasks): a file gets at most this many processing attempts (claims)
+# before it is marked failed; a file left `received` this many seconds (or `processing`
+# for the task time limit plus this) is queued again by the sweep, which runs every
+# INSTRUMENT_FILE_SWEEP_SECONDS.
+INSTRUMENT_FILE_MAX_ATTEMPTS = env_int("INSTRUMENT_FILE_MAX_ATTEMPTS", 8, minimum=1)
+INSTRUMENT_FILE_REQUEUE_SECONDS = env_int("INSTRUMENT_FILE_REQUEUE_SECONDS", 120, minimum=1)
+INSTRUMENT_FILE_SWEEP_SECONDS = env_int("INSTRUMENT_FILE_SWEEP_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "purge-stale-manifests": {"task": "samples.tasks.purge_stale_manifests", "schedule": 3600.0},
     "purge-old-login-failures": {
         "task": "exolims.tasks.purge_old_login_failures",
         "schedule": 3600.0,
+    },
+    "sweep-stuck-instrument-files": {
+        "task": "assays.tasks.sweep_stuck_files",
+        "schedule": float(INSTRUMENT_FILE_SWEEP_SECONDS),
+        # Sweeps queued while no worker ran are pointless once the next one is due.
+        "options": {"expires": float(INSTRUMENT_FILE_SWEEP_SECONDS)},
     },
 }
 

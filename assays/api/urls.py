@@ -1,11 +1,13 @@
-"""API routes for rotors, isolation protocols, versions, step kinds, runs and EV
-preparations; included at /api/v1/ by exolims.api_urls.
+"""API routes for rotors, isolation protocols, versions, step kinds, runs, EV preparations,
+instruments, instrument files and particle measurements; included at /api/v1/ by
+exolims.api_urls.
 
 A SimpleRouter, not a DefaultRouter: the API root view belongs to the main router.
 """
 
 from rest_framework.routers import SimpleRouter
 
+from .instrument_files import InstrumentFileViewSet, InstrumentViewSet, ParticleMeasurementViewSet
 from .views import (
     EVPreparationViewSet,
     IsolationProtocolViewSet,
@@ -22,5 +24,10 @@ router.register("protocol-versions", ProtocolVersionViewSet, basename="api-proto
 router.register("step-kinds", StepKindViewSet, basename="api-step-kind")
 router.register("isolation-runs", IsolationRunViewSet, basename="api-isolation-run")
 router.register("ev-preparations", EVPreparationViewSet, basename="api-ev-preparation")
+router.register("instruments", InstrumentViewSet, basename="api-instrument")
+router.register("instrument-files", InstrumentFileViewSet, basename="api-instrument-file")
+router.register(
+    "particle-measurements", ParticleMeasurementViewSet, basename="api-particle-measurement"
+)
 
 urlpatterns = router.urls

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import pghistory
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from samples.choices import Role
 from samples.models import Aliquot, Study, StudyMembership
 
 from ..choices import FileStatus, InstrumentKind, ParticleMethod
@@ -41,6 +43,13 @@ class Instrument(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        # A login with a password counts as a person, with a person's rights.
+        if self.account_id and self.account.has_usable_password():
+            raise ValidationError(
+                {"account": "An instrument's account must not have a password; use an API token."}
+            )
+
 
 class InstrumentFileQuerySet(models.QuerySet):
     def visible_to(self, user) -> InstrumentFileQuerySet:
@@ -49,8 +58,14 @@ class InstrumentFileQuerySet(models.QuerySet):
             return self.none()
         if user.is_superuser:
             return self
-        studies = StudyMembership.objects.filter(user=user).values("study_id")
-        return self.filter(Q(uploaded_by=user) | Q(study_id__in=studies))
+        memberships = StudyMembership.objects.filter(user=user)
+        studies = memberships.values("study_id")
+        visible = Q(uploaded_by=user) | Q(study_id__in=studies)
+        if memberships.filter(role__in=[Role.EDITOR, Role.MANAGER]).exists():
+            # An instrument's file whose tube is not known yet belongs to no study; the lab's
+            # editors must see it to pick the tube (needs review).
+            visible |= Q(study__isnull=True, uploaded_by__instrument__isnull=False)
+        return self.filter(visible)
 
 
 @pghistory.track(model_name="InstrumentFileHistory", exclude=["attempts"])
@@ -167,3 +182,6 @@ class ParticleMeasurement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_method_display()} of {self.aliquot}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("assays:particle-detail", args=[self.pk])

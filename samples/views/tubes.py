@@ -44,6 +44,7 @@ from ..forms.tubes import (
 )
 from ..lineage import LineageNode, lineage_of
 from ..models import Aliquot, Sample, StorageUnit, Study
+from ..panels import render_panels
 from ..tube_filters import AliquotFilterSet
 from .common import PageMixin, ScopedObjectMixin, has_role
 
@@ -391,6 +392,7 @@ class AliquotDetailView(ScopedObjectMixin, DetailView):
             events_capped=len(events) == CUSTODY_SHOWN,
             lineage=labelled_lineage(tube, user=self.request.user)[0],
             actions=actions,
+            panels=render_panels(request=self.request, aliquot=tube, role=self.role),
             tab="details",
             **kwargs,
         )
