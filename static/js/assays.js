@@ -50,10 +50,12 @@
     if (event.key !== "Enter") return;
     const input = event.target.closest && event.target.closest("[data-scan]");
     if (!input) return;
-    event.preventDefault();
     const row = input.closest("[data-formset-row]");
     const next = row && row.querySelector("input:not([data-scan]), select");
-    if (next) next.focus();
+    // Outside a run-form row (e.g. picking the tube of a file) Enter submits as usual.
+    if (!next) return;
+    event.preventDefault();
+    next.focus();
   });
 
   // --- Step editor ---------------------------------------------------------------------------

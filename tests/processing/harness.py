@@ -202,6 +202,8 @@ def celery_through(broker_url: str) -> Iterator[None]:
 
     conf = app.conf
     saved = {"broker_url": conf.broker_url, "task_always_eager": conf.task_always_eager}
+    # Celery prefers the CELERY_BROKER_URL environment variable (set in CI) over its config.
+    saved_env = os.environ.pop("CELERY_BROKER_URL", None)
     _forget_connections(app, pools)
     conf.update(broker_url=broker_url, task_always_eager=False)
     try:
@@ -209,6 +211,8 @@ def celery_through(broker_url: str) -> Iterator[None]:
     finally:
         _forget_connections(app, pools)
         conf.update(saved)
+        if saved_env is not None:
+            os.environ["CELERY_BROKER_URL"] = saved_env
 
 
 def _forget_connections(app, pools) -> None:
