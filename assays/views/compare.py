@@ -1,7 +1,8 @@
 """Protocols (or single versions) side by side: how their runs went in the user's studies.
 
-Yield and purity come from characterisation, which a later issue adds; until then the page
-says so instead of showing a number.
+Yield and modal size come from particle measurements of the preparations
+(``assays.comparison``); purity needs protein quantification, which is not recorded yet, and
+the page says so instead of showing a number.
 """
 
 from __future__ import annotations
@@ -16,12 +17,22 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET
 
 from ..choices import NomenclatureTerm, StepKind
-from ..models import EVPreparation, IsolationProtocol, IsolationRun, ProtocolStep, ProtocolVersion
+from ..comparison import (
+    YIELD_UNIT,
+    RunYield,
+    YieldSummary,
+    list_run_yields,
+    summarise_runs,
+    yield_axis,
+    yield_strip_svg,
+)
+from ..models import EVPreparation, IsolationProtocol, ProtocolStep, ProtocolVersion
+from ..plots import scientific
 from .display import ml_text
-from .runs import run_totals
 
 SECTION = "isolation"
 MAX_COLUMNS = 8
@@ -76,6 +87,37 @@ class Column:
     terms: list[tuple[str, int]] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
     version_ids: set[int] = field(default_factory=set)
+    summary: YieldSummary | None = None
+    plot: SafeString | str = ""
+
+    @property
+    def yield_text(self) -> str:
+        spread = self.summary.yield_per_ml if self.summary else None
+        if spread is None:
+            return ""
+        if spread.n == 1:
+            return scientific(spread.median)
+        return (
+            f"{scientific(spread.median)} [{scientific(spread.minimum)}–"
+            f"{scientific(spread.maximum)}]"
+        )
+
+    @property
+    def mode_text(self) -> str:
+        spread = self.summary.mode_nm if self.summary else None
+        if spread is None:
+            return ""
+        if spread.n == 1:
+            return f"{spread.median:.0f}"
+        return f"{spread.median:.0f} [{spread.minimum:.0f}–{spread.maximum:.0f}]"
+
+    @property
+    def yield_cv_text(self) -> str:
+        return _percent(self.summary.yield_per_ml if self.summary else None)
+
+    @property
+    def mode_cv_text(self) -> str:
+        return _percent(self.summary.mode_nm if self.summary else None)
 
     @property
     def input_total_text(self) -> str:
@@ -86,8 +128,14 @@ class Column:
         return ml_text(self.input_median_ml)
 
 
+def _percent(spread) -> str:
+    if spread is None or spread.cv_pct is None:
+        return ""
+    return f"{spread.cv_pct:.1f} %"
+
+
 def _columns(user, protocols, versions) -> list[Column]:
-    """Four queries whatever the number of columns or runs."""
+    """Five queries whatever the number of columns or runs."""
     columns: list[Column] = []
     protocol_ids = [p.pk for p in protocols]
     by_protocol: dict[int, set[int]] = {pk: set() for pk in protocol_ids}
@@ -113,12 +161,7 @@ def _columns(user, protocols, versions) -> list[Column]:
             )
         )
     wanted = set().union(*(c.version_ids for c in columns)) if columns else set()
-    runs = list(
-        IsolationRun.objects.visible_to(user)
-        .filter(protocol_version_id__in=wanted)
-        .annotate(**run_totals())
-        .values_list("protocol_version_id", "input_ml", "preparation_count")
-    )
+    runs: list[RunYield] = list_run_yields(user=user, version_ids=wanted)
     terms = list(
         EVPreparation.objects.visible_to(user)
         .filter(run__protocol_version_id__in=wanted)
@@ -131,10 +174,19 @@ def _columns(user, protocols, versions) -> list[Column]:
         .order_by("version_id", "order")
         .values_list("version_id", "kind")
     )
-    for column in columns:
-        mine = [r for r in runs if r[0] in column.version_ids]
-        volumes = [r[1] or Decimal(0) for r in mine]
-        counts = [r[2] or 0 for r in mine]
+    axis = yield_axis(r.yield_per_ml for r in runs)
+    for index, column in enumerate(columns, start=1):
+        mine = [r for r in runs if r.version_id in column.version_ids]
+        volumes = [r.input_ml or Decimal(0) for r in mine]
+        counts = [r.preparations for r in mine]
+        column.summary = summarise_runs(mine)
+        if axis is not None:
+            column.plot = yield_strip_svg(
+                mine,
+                axis=axis,
+                title=f"Yield per run, {column.label}",
+                element_id=f"yield-plot-{index}",
+            )
         column.runs = len(mine)
         column.input_total_ml = sum(volumes, Decimal(0))
         column.input_median_ml = statistics.median(volumes) if volumes else None
@@ -165,5 +217,5 @@ def compare(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "assays/compare.html",
-        {"form": form, "columns": columns, "section": SECTION},
+        {"form": form, "columns": columns, "section": SECTION, "yield_unit": YIELD_UNIT},
     )
