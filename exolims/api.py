@@ -19,6 +19,8 @@ from django.db.models import JSONField, ProtectedError, QuerySet, RestrictedErro
 from django.db.models.query import BaseIterable
 from django.http import Http404, StreamingHttpResponse
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -92,6 +94,24 @@ def exception_handler(exc, context):
 
 
 # --- Serializers -----------------------------------------------------------------------
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO-8601 with an explicit offset or ``Z``; a naive time is refused, not guessed."""
+
+    default_error_messages = {
+        "naive": "Give the time zone, e.g. 2026-03-01T09:30:00+01:00 or 2026-03-01T08:30:00Z.",
+    }
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None
+            if parsed is not None and timezone.is_naive(parsed):
+                self.fail("naive")
+        return super().to_internal_value(value)
 
 
 class ValidatedModelSerializer(serializers.ModelSerializer):

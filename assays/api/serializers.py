@@ -12,13 +12,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from exolims.api import ValidatedModelSerializer
+from exolims.api import AwareDateTimeField, ValidatedModelSerializer
 from samples.choices import ContainerType
 from samples.models import Aliquot, parse_position
 from samples.units import volume_to_ml
@@ -85,24 +83,6 @@ class PositionField(serializers.CharField):
             return parse_position(text)
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from None
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """ISO-8601 with an explicit offset or ``Z``; a naive time is refused, not guessed."""
-
-    default_error_messages = {
-        "naive": "Give the time zone, e.g. 2026-03-01T09:30:00+01:00 or 2026-03-01T08:30:00Z.",
-    }
-
-    def to_internal_value(self, value):
-        if isinstance(value, str):
-            try:
-                parsed = parse_datetime(value.strip())
-            except ValueError:
-                parsed = None
-            if parsed is not None and timezone.is_naive(parsed):
-                self.fail("naive")
-        return super().to_internal_value(value)
 
 
 @extend_schema_field(

@@ -13,12 +13,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from exolims.api import ValidatedModelSerializer, ValuesReadSerializerMixin
+from exolims.api import AwareDateTimeField, ValidatedModelSerializer, ValuesReadSerializerMixin
 
 from ..choices import UBERON_IDS, Role
 from ..models import Donor, Sample, Study, StudyMembership
@@ -41,24 +39,6 @@ class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
 
     def get_queryset(self):
         return self.model.objects.visible_to(_request_user(self))
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """ISO-8601 with an explicit offset or ``Z``; a naive time is refused, not guessed."""
-
-    default_error_messages = {
-        "naive": "Give the time zone, e.g. 2026-03-01T09:30:00+01:00 or 2026-03-01T08:30:00Z.",
-    }
-
-    def to_internal_value(self, value):
-        if isinstance(value, str):
-            try:
-                parsed = parse_datetime(value.strip())
-            except ValueError:
-                parsed = None
-            if parsed is not None and timezone.is_naive(parsed):
-                self.fail("naive")
-        return super().to_internal_value(value)
 
 
 class CentrifugationStepSerializer(serializers.Serializer):

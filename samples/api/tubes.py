@@ -15,8 +15,6 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -32,7 +30,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from exolims.api import Conflict, StrictOrderingFilter, StudyScopedViewSet, ValidatedModelSerializer
+from exolims.api import (
+    AwareDateTimeField,
+    Conflict,
+    StrictOrderingFilter,
+    StudyScopedViewSet,
+    ValidatedModelSerializer,
+)
 from exolims.history import HistoryActionMixin, HistoryEntry, HistoryEntrySerializer
 
 from .. import services
@@ -66,24 +70,6 @@ _ACTION_ONLY = {
 
 
 # --- Small fields ------------------------------------------------------------------------
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """ISO-8601 with an explicit offset or ``Z``; a naive time is refused, not guessed."""
-
-    default_error_messages = {
-        "naive": "Give the time zone, e.g. 2026-03-01T09:30:00+01:00 or 2026-03-01T08:30:00Z.",
-    }
-
-    def to_internal_value(self, value):
-        if isinstance(value, str):
-            try:
-                parsed = parse_datetime(value.strip())
-            except ValueError:
-                parsed = None
-            if parsed is not None and timezone.is_naive(parsed):
-                self.fail("naive")
-        return super().to_internal_value(value)
 
 
 @extend_schema_field({"type": "string", "enum": ["mL", "µL", "uL", "L"], "default": "mL"})
