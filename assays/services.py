@@ -16,21 +16,18 @@ done. Changing a frozen protocol means saving its steps as the next version.
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
-import pghistory
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from exolims.services import service as _service
 from samples import services as tube_services
 from samples.choices import AliquotKind, ContainerType
 from samples.models import Aliquot, StorageUnit, Study
@@ -249,26 +246,6 @@ class RunStep:
 
 
 # --- Plumbing --------------------------------------------------------------------------
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _service(func: Callable[P, R]) -> Callable[P, R]:
-    """One transaction per call, with the acting user on every audit-trail row."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        user = kwargs.get("user")
-        acting = (
-            pghistory.context(user=user.pk)
-            if user is not None and getattr(user, "pk", None) is not None
-            else nullcontext()
-        )
-        with acting, transaction.atomic():
-            return func(*args, **kwargs)
-
-    return wrapper
 
 
 def can_create_protocols(user) -> bool:

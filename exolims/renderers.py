@@ -55,6 +55,9 @@ def _flatten(value: Any) -> str:
     return str(value)
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def rows_to_csv(rows: Iterable[dict[str, Any]], fields: list[str]) -> Iterator[str]:
     """Yield CSV text: a header line, then one line per row (for streaming responses)."""
     buffer = io.StringIO()
@@ -64,10 +67,11 @@ def rows_to_csv(rows: Iterable[dict[str, Any]], fields: list[str]) -> Iterator[s
     for row in rows:
         buffer.seek(0)
         buffer.truncate()
-        # Cells starting with = + - @ are formulas to a spreadsheet; prefix them (OWASP CSV injection).
+        # Cells starting with = + - @ (or tab/CR) are formulas to a spreadsheet; prefix them
+        # (OWASP CSV injection).
         cells = [_flatten(row.get(name)) for name in fields]
         writer.writerow(
-            ["'" + c if c[:1] in ("=", "+", "-", "@") and not _is_number(c) else c for c in cells]
+            ["'" + c if c[:1] in _FORMULA_STARTS and not _is_number(c) else c for c in cells]
         )
         yield buffer.getvalue()
 

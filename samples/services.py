@@ -16,19 +16,18 @@ Pages and the API call these functions; nothing else writes tube state.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import nullcontext
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
-import pghistory
 import pgtrigger
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+
+from exolims.services import service as _service
 
 from .choices import (
     AliquotKind,
@@ -115,27 +114,6 @@ class Occupancy:
 
 
 # --- Plumbing --------------------------------------------------------------------------
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _service(func: Callable[P, R]) -> Callable[P, R]:
-    """One transaction per call, and the acting user on every audit-trail row it writes
-    (the request middleware does the same for web requests; scripts and tasks get it here)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        user = kwargs.get("user")
-        acting = (
-            pghistory.context(user=user.pk)
-            if user is not None and getattr(user, "pk", None) is not None
-            else nullcontext()
-        )
-        with acting, transaction.atomic():
-            return func(*args, **kwargs)
-
-    return wrapper
 
 
 def _when(at: datetime | None) -> datetime:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -62,6 +63,18 @@ def client_for(members):
     def login(role: str) -> APIClient:
         client = APIClient()
         client.force_authenticate(members[role])
+        return client
+
+    return login
+
+
+@pytest.fixture
+def page_client(members):
+    """``page_client("editor")`` → a django.test.Client logged in as that member."""
+
+    def login(role: str) -> Client:
+        client = Client()
+        client.force_login(members[role])
         return client
 
     return login

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import FileExtensionValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -23,6 +24,7 @@ from samples.units import volume_to_ml
 
 from .. import steps as step_schemas
 from ..choices import NomenclatureTerm, RecoverySpecificity, StepKind
+from ..forms.protocols import MAX_SOP_BYTES, SOP_EXTENSIONS
 from ..models import (
     EVPreparation,
     IsolationProtocol,
@@ -341,7 +343,15 @@ class StepsReplaceSerializer(serializers.Serializer):
 class VersionUpdateSerializer(serializers.Serializer):
     changes = serializers.CharField(required=False, allow_blank=True)
     recovery_specificity = RecoveryField(required=False, allow_blank=True)
-    sop_document = serializers.FileField(required=False, allow_null=True)
+    # The same types and size as the page form: the API is no way round its checks.
+    sop_document = serializers.FileField(
+        required=False, allow_null=True, validators=[FileExtensionValidator(SOP_EXTENSIONS)]
+    )
+
+    def validate_sop_document(self, document):
+        if document and document.size > MAX_SOP_BYTES:
+            raise serializers.ValidationError("The SOP document is larger than 20 MB.")
+        return document
 
 
 class ParameterChangeSerializer(serializers.Serializer):

@@ -10,9 +10,12 @@ from __future__ import annotations
 import codecs
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from .base import ParseError
+
+T = TypeVar("T")
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -195,3 +198,16 @@ def scalar(token: str, decimal: str = ".") -> int | float | str | None:
 def norm_key(label: str) -> str:
     """Case- and space-insensitive key: 'Bin centre (nm)' == ' bin  centre (NM)'."""
     return " ".join(label.split()).casefold()
+
+
+def read_or_parse_error(read: Callable[[], T], *, file_kind: str) -> T:
+    """Run ``read``; a parser bug (any exception but ParseError) must still end as a clean
+    failure, so it becomes a ParseError naming ``file_kind`` ("NTA", "ZetaView")."""
+    try:
+        return read()
+    except ParseError:
+        raise
+    except Exception as exc:
+        raise ParseError(
+            f"internal error while reading the {file_kind} file ({type(exc).__name__}: {exc})"
+        ) from exc

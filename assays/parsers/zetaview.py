@@ -34,6 +34,7 @@ from ._text import (
     decode_head,
     decode_text,
     norm_key,
+    read_or_parse_error,
     safe_fsum,
     scalar,
     split_lines,
@@ -117,14 +118,7 @@ class ZetaViewParser:
         return "zetaview" in lowered or "size distribution" in lowered
 
     def parse(self, data: bytes, name: str = "") -> ParticleResult:
-        try:
-            return _Reader(data, name).read()
-        except ParseError:
-            raise
-        except Exception as exc:  # a parser bug must still end as a clean failure
-            raise ParseError(
-                f"internal error while reading the ZetaView file ({type(exc).__name__}: {exc})"
-            ) from exc
+        return read_or_parse_error(lambda: _Reader(data, name).read(), file_kind="ZetaView")
 
 
 class _Reader:

@@ -9,6 +9,7 @@ only count the runs the user may see. ``assays.services`` does every write.
 
 from __future__ import annotations
 
+import mimetypes
 from typing import Any
 
 from django.contrib import messages
@@ -39,6 +40,8 @@ from .filters import ProtocolFilterSet
 SECTION = "isolation"
 _KIND_LABELS = dict(StepKind.choices)
 _STATUS_LABELS = dict(VersionStatus.choices)
+# Content types an SOP download may keep; anything else (HTML, SVG, …) goes out as bytes.
+SAFE_SOP_TYPES = frozenset({"application/pdf", "text/plain", "text/markdown"})
 
 
 def _visible_run_counts(user, *, by: str) -> Subquery:
@@ -184,7 +187,15 @@ def version_sop(request: HttpRequest, pk: int) -> FileResponse:
     except FileNotFoundError:
         raise Http404("The SOP document file is missing from storage.") from None
     name = version.sop_document.name.rsplit("/", 1)[-1]
-    return FileResponse(handle, as_attachment=False, filename=name)
+    # Always a download, never text/html: an HTML SOP opened inline would run its script
+    # in our origin with the reader's session.
+    guessed = mimetypes.guess_type(name)[0]
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=name,
+        content_type=guessed if guessed in SAFE_SOP_TYPES else "application/octet-stream",
+    )
 
 
 @login_required

@@ -4,7 +4,6 @@ them fill the next free wells in reading order."""
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 
 import pytest
@@ -12,31 +11,13 @@ from django.urls import reverse
 
 from samples import services
 from samples.models import Aliquot, StorageUnit
-from tests.conftest import PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"Debian Chromium not found at {CHROMIUM} (apt-get install chromium)",
-    ),
-]
+pytestmark = pytest.mark.browser
 
 
 def test_place_a_tube_on_the_box_map_by_clicking_a_well_and_scanning(
-    transactional_db, live_server, members, make_sample
+    transactional_db, live_server, logged_in_page, members, make_sample
 ):
-    sync_api = pytest.importorskip("playwright.sync_api")
     freezer = StorageUnit.objects.create(kind="freezer", name="Freezer A", set_temperature_c=-80)
     box = StorageUnit.objects.create(kind="box", name="Box 7", parent=freezer, rows=8, columns=12)
     sample = make_sample(volume_ml=Decimal("3"))
@@ -49,53 +30,39 @@ def test_place_a_tube_on_the_box_map_by_clicking_a_well_and_scanning(
     base = live_server.url
     box_url = base + reverse("samples:storage-detail", args=[box.pk])
 
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(15_000)
-            page.goto(base + reverse("login"))
-            page.fill("#id_username", editor.username)
-            page.fill("#id_password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(base + reverse("samples:dashboard"))
+    with logged_in_page(editor) as page:
+        page.goto(box_url)
+        well = page.locator("td[data-well='C5']")
+        assert well.inner_text().strip() == "C5"
+        well.locator("button").click()
+        # The page script chose the well and put the cursor in the accession box.
+        assert page.input_value("#id_place_position") == "C5"
+        assert page.evaluate("document.activeElement.id") == "id_place_accession"
+        page.keyboard.type(first.accession, delay=5)
+        page.keyboard.press("Enter")
+        page.wait_for_url(box_url)
+        placed = page.locator("td[data-well='C5'] a")
+        assert placed.inner_text().replace("\n", "") == first.accession
+        assert f"Placed {first.accession} at C5." in page.locator(".messages").inner_text()
 
-            page.goto(box_url)
-            well = page.locator("td[data-well='C5']")
-            assert well.inner_text().strip() == "C5"
-            well.locator("button").click()
-            # The page script chose the well and put the cursor in the accession box.
-            assert page.input_value("#id_place_position") == "C5"
-            assert page.evaluate("document.activeElement.id") == "id_place_accession"
-            page.keyboard.type(first.accession, delay=5)
+        # Scanning mode: two scans in quick succession fill A2 and A3 in that order.
+        page.click("[data-scan-toggle]")
+        assert page.evaluate("document.activeElement.id") == "id_scan_accession"
+        for tube in (second, third):
+            page.keyboard.type(tube.accession, delay=2)
             page.keyboard.press("Enter")
-            page.wait_for_url(box_url)
-            placed = page.locator("td[data-well='C5'] a")
-            assert placed.inner_text().replace("\n", "") == first.accession
-            assert f"Placed {first.accession} at C5." in page.locator(".messages").inner_text()
-
-            # Scanning mode: two scans in quick succession fill A2 and A3 in that order.
-            page.click("[data-scan-toggle]")
-            assert page.evaluate("document.activeElement.id") == "id_scan_accession"
-            for tube in (second, third):
-                page.keyboard.type(tube.accession, delay=2)
-                page.keyboard.press("Enter")
-            page.locator("td[data-well='A3'] a").wait_for()
-            assert page.locator("td[data-well='A2'] a").inner_text().replace("\n", "") == (
-                second.accession
-            )
-            assert page.locator("td[data-well='A3'] a").inner_text().replace("\n", "") == (
-                third.accession
-            )
-            log = page.locator("[data-scan-log] li")
-            log.nth(1).wait_for()
-            assert log.nth(0).inner_text() == f"Placed {third.accession} at A3."
-            assert page.input_value("#id_scan_start") == "A4"
-            assert page.locator("strong[data-free-count]").inner_text() == str(96 - 4)
-        finally:
-            browser.close()
+        page.locator("td[data-well='A3'] a").wait_for()
+        assert page.locator("td[data-well='A2'] a").inner_text().replace("\n", "") == (
+            second.accession
+        )
+        assert page.locator("td[data-well='A3'] a").inner_text().replace("\n", "") == (
+            third.accession
+        )
+        log = page.locator("[data-scan-log] li")
+        log.nth(1).wait_for()
+        assert log.nth(0).inner_text() == f"Placed {third.accession} at A3."
+        assert page.input_value("#id_scan_start") == "A4"
+        assert page.locator("strong[data-free-count]").inner_text() == str(96 - 4)
 
     positions = dict(
         Aliquot.objects.filter(pk__in=[first.pk, second.pk, third.pk]).values_list("pk", "row")

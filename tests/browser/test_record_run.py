@@ -4,7 +4,6 @@ run page that lists the new preparation's accession."""
 
 from __future__ import annotations
 
-import os
 import re
 from decimal import Decimal
 
@@ -15,25 +14,8 @@ from django.urls import reverse
 from assays import services
 from assays.models import EVPreparation, IsolationRun
 from samples import services as tube_services
-from tests.conftest import PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"Debian Chromium not found at {CHROMIUM} (apt-get install chromium)",
-    ),
-]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
@@ -60,9 +42,8 @@ def published_protocol(members):
 
 
 def test_record_a_run_from_a_protocol(
-    transactional_db, live_server, members, make_sample, published_protocol
+    transactional_db, live_server, logged_in_page, members, make_sample, published_protocol
 ):
-    sync_api = pytest.importorskip("playwright.sync_api")
     sample = make_sample(volume_ml=Decimal("4.0"))
     tube = tube_services.split_into_aliquots(
         source=sample, volumes_ml=[Decimal("1.0")], user=members["editor"]
@@ -70,45 +51,30 @@ def test_record_a_run_from_a_protocol(
     base = live_server.url
     # Database work stays outside the Playwright block: its event loop makes Django refuse
     # ORM calls from this thread while it runs.
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(15_000)
+    with logged_in_page(members["editor"]) as page:
+        page.goto(base + reverse("assays:protocol-list"))
+        page.click("text=SEC qEV")
+        page.click("text=Record a run")
+        page.wait_for_url(re.compile(r".*/versions/\d+/record-run/$"))
 
-            page.goto(base + reverse("login"))
-            page.fill("#id_username", members["editor"].username)
-            page.fill("#id_password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(base + reverse("samples:dashboard"))
+        # A scanner types the accession and presses Enter: focus moves to the volume.
+        page.click("#id_inputs-0-accession")
+        page.keyboard.type(tube.accession, delay=5)
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "id_inputs-0-volume"
+        page.keyboard.type("500")
+        page.select_option("#id_inputs-0-volume_unit", "µL")
 
-            page.goto(base + reverse("assays:protocol-list"))
-            page.click("text=SEC qEV")
-            page.click("text=Record a run")
-            page.wait_for_url(re.compile(r".*/versions/\d+/record-run/$"))
-
-            # A scanner types the accession and presses Enter: focus moves to the volume.
-            page.click("#id_inputs-0-accession")
-            page.keyboard.type(tube.accession, delay=5)
-            page.keyboard.press("Enter")
-            assert page.evaluate("document.activeElement.id") == "id_inputs-0-volume"
-            page.keyboard.type("500")
-            page.select_option("#id_inputs-0-volume_unit", "µL")
-
-            page.select_option("#id_outputs-0-nomenclature_term", "small_EV")
-            page.fill("#id_outputs-0-author_term", "exosomes")
-            page.fill("#id_outputs-0-fraction", "7–9")
-            page.fill("#id_outputs-0-volume", "100")
-            page.select_option("#id_outputs-0-volume_unit", "µL")
-            page.click("button:has-text('Record run')")
-            page.wait_for_url(re.compile(r".*/assays/runs/\d+/$"))
-            run_url = page.url
-            flows = page.locator("table.flows").inner_text()
-            heading = page.locator("h1").inner_text()
-        finally:
-            browser.close()
+        page.select_option("#id_outputs-0-nomenclature_term", "small_EV")
+        page.fill("#id_outputs-0-author_term", "exosomes")
+        page.fill("#id_outputs-0-fraction", "7–9")
+        page.fill("#id_outputs-0-volume", "100")
+        page.select_option("#id_outputs-0-volume_unit", "µL")
+        page.click("button:has-text('Record run')")
+        page.wait_for_url(re.compile(r".*/assays/runs/\d+/$"))
+        run_url = page.url
+        flows = page.locator("table.flows").inner_text()
+        heading = page.locator("h1").inner_text()
 
     run = IsolationRun.objects.get()
     prep = EVPreparation.objects.select_related("aliquot").get()

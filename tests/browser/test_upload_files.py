@@ -9,7 +9,6 @@ commits; the rows still learn that through the status endpoint they poll.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from decimal import Decimal
@@ -20,27 +19,10 @@ from django.urls import reverse
 from assays.choices import FileStatus
 from assays.models import InstrumentFile, ParticleMeasurement
 from samples import services as tube_services
-from tests.conftest import PASSWORD
 from tests.file_pages.conftest import store_file
 from tests.file_pages.nta import experiment_summary
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"Debian Chromium not found at {CHROMIUM} (apt-get install chromium)",
-    ),
-]
+pytestmark = pytest.mark.browser
 
 DROP_FILE = """([name, text]) => {
     const zone = document.querySelector("[data-dropzone]");
@@ -53,9 +35,8 @@ DROP_FILE = """([name, text]) => {
 
 
 def test_upload_nta_files_and_see_them_parsed(
-    transactional_db, live_server, members, make_sample, settings, tmp_path
+    transactional_db, live_server, logged_in_page, members, make_sample, settings, tmp_path
 ):
-    sync_api = pytest.importorskip("playwright.sync_api")
     settings.MEDIA_ROOT = tmp_path / "media"
     sample = make_sample(volume_ml=Decimal("4.0"))
     tube, second = tube_services.split_into_aliquots(
@@ -67,52 +48,38 @@ def test_upload_nta_files_and_see_them_parsed(
     dropped = experiment_summary(sample=second.accession).decode("ascii")
     base = live_server.url
 
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(15_000)
-            page.goto(base + reverse("login"))
-            page.fill("#id_username", members["editor"].username)
-            page.fill("#id_password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(base + reverse("samples:dashboard"))
+    with logged_in_page(members["editor"]) as page:
+        page.goto(base + reverse("assays:file-upload"))
+        page.evaluate("window.__notReloaded = true")
+        page.fill("#id_aliquot", tube.accession)
+        page.set_input_files("#id_upload_file", str(chosen))
+        page.fill("#id_aliquot", "")
+        page.evaluate(DROP_FILE, ["plate-A1-ExperimentSummary.csv", dropped])
 
-            page.goto(base + reverse("assays:file-upload"))
-            page.evaluate("window.__notReloaded = true")
-            page.fill("#id_aliquot", tube.accession)
-            page.set_input_files("#id_upload_file", str(chosen))
-            page.fill("#id_aliquot", "")
-            page.evaluate(DROP_FILE, ["plate-A1-ExperimentSummary.csv", dropped])
+        rows = page.locator("table.upload-rows tbody tr")
+        rows.nth(1).locator(".file-status-parsed").wait_for()
+        rows.nth(0).locator(".file-status-parsed").wait_for()
+        row_texts = rows.all_inner_texts()
+        assert page.evaluate("window.__notReloaded") is True
 
-            rows = page.locator("table.upload-rows tbody tr")
-            rows.nth(1).locator(".file-status-parsed").wait_for()
-            rows.nth(0).locator(".file-status-parsed").wait_for()
-            row_texts = rows.all_inner_texts()
-            assert page.evaluate("window.__notReloaded") is True
+        # Dropping the same bytes again says so, with a link to the existing record.
+        page.evaluate(DROP_FILE, ["copy.csv", dropped])
+        page.locator("table.upload-rows tr.duplicate").wait_for()
+        duplicate_text = page.locator("table.upload-rows tr.duplicate").inner_text()
 
-            # Dropping the same bytes again says so, with a link to the existing record.
-            page.evaluate(DROP_FILE, ["copy.csv", dropped])
-            page.locator("table.upload-rows tr.duplicate").wait_for()
-            duplicate_text = page.locator("table.upload-rows tr.duplicate").inner_text()
+        rows.filter(has_text=chosen.name).locator("a.result-link").click()
+        page.wait_for_url(re.compile(r".*/assays/particles/\d+/$"))
+        heading = page.locator("h1").inner_text()
+        plot = page.locator("svg.size-plot")
+        plot.wait_for()
+        replicate_paths = plot.locator("path.replicate").count()
+        mean_paths = plot.locator("path.mean").count()
+        plot_box = plot.bounding_box()
+        figures = page.locator(".result-figures").inner_text()
 
-            rows.filter(has_text=chosen.name).locator("a.result-link").click()
-            page.wait_for_url(re.compile(r".*/assays/particles/\d+/$"))
-            heading = page.locator("h1").inner_text()
-            plot = page.locator("svg.size-plot")
-            plot.wait_for()
-            replicate_paths = plot.locator("path.replicate").count()
-            mean_paths = plot.locator("path.mean").count()
-            plot_box = plot.bounding_box()
-            figures = page.locator(".result-figures").inner_text()
-
-            page.goto(base + tube.get_absolute_url())
-            panel = page.locator("#characterisation").inner_text()
-            panel_plots = page.locator("#characterisation svg.size-plot").count()
-        finally:
-            browser.close()
+        page.goto(base + tube.get_absolute_url())
+        panel = page.locator("#characterisation").inner_text()
+        panel_plots = page.locator("#characterisation svg.size-plot").count()
 
     files = {f.original_name: f for f in InstrumentFile.objects.select_related("aliquot")}
     assert set(files) == {chosen.name, "plate-A1-ExperimentSummary.csv"}
@@ -146,9 +113,8 @@ def _in_another_thread(work) -> None:
 
 
 def test_a_row_follows_processing_without_reloading(
-    transactional_db, live_server, members, make_sample, settings, tmp_path
+    transactional_db, live_server, logged_in_page, members, make_sample, settings, tmp_path
 ):
-    sync_api = pytest.importorskip("playwright.sync_api")
     settings.MEDIA_ROOT = tmp_path / "media"
     waiting = store_file(uploader=members["editor"], status=FileStatus.PROCESSING)
     base = live_server.url
@@ -158,30 +124,16 @@ def test_a_row_follows_processing_without_reloading(
             status=FileStatus.FAILED, error='not a number (line 42, column "Mode")'
         )
 
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(15_000)
-            page.goto(base + reverse("login"))
-            page.fill("#id_username", members["editor"].username)
-            page.fill("#id_password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(base + reverse("samples:dashboard"))
-
-            page.goto(base + reverse("assays:file-upload"))
-            page.evaluate("window.__notReloaded = true")
-            row = page.locator(f'tr[data-file-id="{waiting.pk}"]')
-            row.locator(".file-status-processing").wait_for()
-            _in_another_thread(fail_it)
-            row.locator(".file-status-failed").wait_for()
-            detail = row.locator(".file-detail-cell").inner_text()
-            final = row.get_attribute("data-final")
-            not_reloaded = page.evaluate("window.__notReloaded")
-        finally:
-            browser.close()
+    with logged_in_page(members["editor"]) as page:
+        page.goto(base + reverse("assays:file-upload"))
+        page.evaluate("window.__notReloaded = true")
+        row = page.locator(f'tr[data-file-id="{waiting.pk}"]')
+        row.locator(".file-status-processing").wait_for()
+        _in_another_thread(fail_it)
+        row.locator(".file-status-failed").wait_for()
+        detail = row.locator(".file-detail-cell").inner_text()
+        final = row.get_attribute("data-final")
+        not_reloaded = page.evaluate("window.__notReloaded")
 
     assert 'not a number (line 42, column "Mode")' in detail
     assert final == "true" and not_reloaded is True

@@ -1,5 +1,5 @@
 """Fixtures for the instrument-file and particle-result pages: stored files and results made
-directly (the pages are tested on their own), tubes in two studies, logged-in clients."""
+directly (the pages are tested on their own), tubes in two studies."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
-from django.test import Client
 from django.utils import timezone
 
 from assays.choices import FileStatus, ParticleMethod
@@ -27,18 +26,6 @@ def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return settings.MEDIA_ROOT
-
-
-@pytest.fixture
-def page_client(members):
-    """``page_client("editor")`` → a django.test.Client logged in as that member."""
-
-    def login(role: str) -> Client:
-        client = Client()
-        client.force_login(members[role])
-        return client
-
-    return login
 
 
 @pytest.fixture

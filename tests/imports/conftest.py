@@ -8,9 +8,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import pytest
-from django.test import Client
-
 from samples.manifest import COLUMN_NAMES
 
 
@@ -75,15 +72,3 @@ def manifest_xlsx(rows: Sequence[dict[str, Any]], *, columns: Sequence[str] | No
 
 def naive(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-@pytest.fixture
-def page_client(members):
-    """A logged-in Django test client for a role in ``study``."""
-
-    def login(role: str) -> Client:
-        client = Client()
-        client.force_login(members[role])
-        return client
-
-    return login

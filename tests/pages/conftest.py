@@ -1,21 +1,9 @@
-"""Page-test fixtures: a logged-in browser-like client per role."""
+"""Page-test fixtures: a donor and a sample in the other study (``page_client`` comes from
+tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-from django.test import Client
-
-
-@pytest.fixture
-def page_client(members):
-    """``page_client("editor")`` → a django.test.Client logged in as that member."""
-
-    def login(role: str) -> Client:
-        client = Client()
-        client.force_login(members[role])
-        return client
-
-    return login
 
 
 @pytest.fixture

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from assays.parsers._text import decode_text, scalar, split_lines, to_float
+from assays.parsers._text import (
+    decode_text,
+    read_or_parse_error,
+    scalar,
+    split_lines,
+    to_float,
+)
 from assays.parsers.base import ParseError
 
 
@@ -89,3 +95,25 @@ def test_split_lines():
 def test_leading_zero_is_never_a_thousands_group():
     assert to_float("0.714", ",") == 0.714
     assert to_float("0,714", ".") == 0.714
+
+
+def test_a_parser_bug_ends_as_a_parse_error_naming_the_file_kind():
+    def buggy() -> None:
+        raise KeyError("mode")
+
+    with pytest.raises(ParseError) as info:
+        read_or_parse_error(buggy, file_kind="ZetaView")
+    assert info.value.message == "internal error while reading the ZetaView file (KeyError: 'mode')"
+    assert isinstance(info.value.__cause__, KeyError)
+
+
+def test_a_parse_error_passes_through_unchanged():
+    original = ParseError("no size data", line=3)
+
+    def failing() -> None:
+        raise original
+
+    with pytest.raises(ParseError) as info:
+        read_or_parse_error(failing, file_kind="NTA")
+    assert info.value is original
+    assert read_or_parse_error(lambda: 42, file_kind="NTA") == 42

@@ -15,10 +15,10 @@ from assays.models import Instrument, InstrumentFile
 from assays.parsers import registry
 from samples import services as tube_services
 from samples.models import Aliquot, Donor
-from tests.isolation.conftest import (  # noqa: F401 (fixtures for small-EV preparations)
+from tests.isolation.conftest import librarian  # noqa: F401 (fixture for small-EV preparations)
+from tests.isolation.fixtures import (  # noqa: F401 (fixtures for small-EV preparations)
     draft,
     input_tube,
-    librarian,
     published,
     run_for,
     sample,

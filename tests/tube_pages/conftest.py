@@ -1,27 +1,14 @@
 """Tube and storage page fixtures: a freezer with a box, tubes split from a sample through
-the services (never written directly), and logged-in clients per role."""
+the services (never written directly); ``page_client`` comes from tests/conftest.py."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
 from samples import services
 from samples.models import StorageUnit
-
-
-@pytest.fixture
-def page_client(members):
-    """``page_client("editor")`` → a django.test.Client logged in as that member."""
-
-    def login(role: str) -> Client:
-        client = Client()
-        client.force_login(members[role])
-        return client
-
-    return login
 
 
 @pytest.fixture
