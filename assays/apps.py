@@ -11,5 +11,7 @@ class AssaysConfig(AppConfig):
         from samples.panels import register_panel
 
         from .views.particles import characterisation_panel
+        from .views.runs import isolation_panel
 
+        register_panel(isolation_panel)
         register_panel(characterisation_panel)

@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, DecimalField, IntegerField, OuterRef, Subquery, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django.views.generic import DetailView, TemplateView
@@ -303,3 +304,31 @@ def _show_run_errors(error: ValidationError, *, form: RunForm, context: dict[str
             context.setdefault(f"{key}_errors", []).extend(messages_)
         else:
             form.add_error(None, messages_)
+
+
+def isolation_panel(*, request: HttpRequest, aliquot, role: str | None) -> str:
+    """On a tube's page: the run that made this EV preparation (with its MISEV term, author's
+    term and buffer) and the runs this tube was an input of. Without it the tube page only
+    says "from isolation run 2" in the notes, with no way to reach the run."""
+    made_by = (
+        EVPreparation.objects.visible_to(request.user)
+        .filter(aliquot=aliquot)
+        .select_related("run__protocol_version__protocol")
+        .first()
+    )
+    used_in = list(
+        RunInput.objects.visible_to(request.user)
+        .filter(aliquot=aliquot)
+        .select_related("run__protocol_version__protocol")
+        .order_by("-run__started_at", "-run_id")
+    )
+    if made_by is None and not used_in:
+        return ""
+    return render_to_string(
+        "assays/_isolation_panel.html",
+        {"preparation": made_by, "used_in": used_in},
+        request=request,
+    )
+
+
+isolation_panel.panel_title = "Isolation"
