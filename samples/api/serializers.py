@@ -252,6 +252,14 @@ class SampleSerializer(ValuesReadSerializerMixin, ValidatedModelSerializer):
         coerce_to_string=False,
         help_text="Volume in mL. Alternatively send volume and volume_unit.",
     )
+    remaining_volume_ml = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        read_only=True,
+        allow_null=True,
+        coerce_to_string=False,
+        help_text="What is left after splits and withdrawals, in mL.",
+    )
     volume = serializers.DecimalField(
         max_digits=None,
         decimal_places=None,
@@ -281,6 +289,7 @@ class SampleSerializer(ValuesReadSerializerMixin, ValidatedModelSerializer):
         "fluid_type",
         "status",
         "volume_ml",
+        "remaining_volume_ml",
         *SAMPLE_PREANALYTICAL_FIELDS,
         "notes",
         "sprec_code",
@@ -312,6 +321,7 @@ class SampleSerializer(ValuesReadSerializerMixin, ValidatedModelSerializer):
             "collected_at",
             "status",
             "volume_ml",
+            "remaining_volume_ml",
             "volume",
             "volume_unit",
             *SAMPLE_PREANALYTICAL_FIELDS,
@@ -330,9 +340,9 @@ class SampleSerializer(ValuesReadSerializerMixin, ValidatedModelSerializer):
         for row in rows:
             row["url"] = f"{prefix}{row['id']}/"
             row["uberon_id"] = uberon.get(row["fluid_type"])
-            volume = row["volume_ml"]
-            if volume is not None:
-                row["volume_ml"] = float(volume)
+            for field in ("volume_ml", "remaining_volume_ml"):
+                if row[field] is not None:
+                    row[field] = float(row[field])
         return rows
 
     def validate_study(self, study: Study) -> Study:

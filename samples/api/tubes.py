@@ -581,9 +581,15 @@ class AliquotViewSet(HistoryActionMixin, StudyScopedViewSet):
     @action(detail=True, methods=["post"])
     def withdraw(self, request: Request, pk: str | None = None) -> Response:
         def call(tube: Aliquot, data: dict[str, Any]) -> None:
-            services.withdraw_volume(
-                tube, data["volume_ml"], user=request.user, note=data["note"], at=data.get("at")
-            )
+            try:
+                services.withdraw_volume(
+                    tube, data["volume_ml"], user=request.user, note=data["note"], at=data.get("at")
+                )
+            except DjangoValidationError as exc:
+                # The client sent "volume" (+ unit); report the refusal on that field.
+                if hasattr(exc, "error_dict") and "volume_ml" in exc.error_dict:
+                    exc.error_dict["volume"] = exc.error_dict.pop("volume_ml")
+                raise
 
         return self._act(request, WithdrawSerializer, call)
 

@@ -138,7 +138,13 @@ class SampleFormMixin:
         return {**super().get_form_kwargs(), "user": self.request.user}
 
     def form_valid(self, form: SampleForm) -> HttpResponse:
-        self.object = form.save()
+        try:
+            self.object = form.save()
+        except ValidationError as exc:
+            # Sample.save() checks a lowered volume against what was withdrawn under a row
+            # lock (a split may land after the form validated), so that refusal comes here.
+            form._update_errors(exc)
+            return self.form_invalid(form)
         messages.success(self.request, f"Sample {self.object.accession} saved.")
         return redirect(self.object)
 

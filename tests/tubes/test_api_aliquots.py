@@ -329,7 +329,7 @@ def test_withdraw_ship_receive_consume_discard(client_for, sample, box, fridge_b
     response = client.post(url(a, "withdraw/"), {"volume": 250, "volume_unit": "µL"}, format="json")
     assert response.status_code == 200 and response.json()["remaining_volume_ml"] == 0.75
     response = client.post(url(a, "withdraw/"), {"volume": 1}, format="json")
-    assert response.status_code == 400 and "Only 0.75 mL left" in response.json()["volume_ml"][0]
+    assert response.status_code == 400 and "Only 0.75 mL left" in response.json()["volume"][0]
     assert (
         client.post(
             url(a, "withdraw/"), {"volume": "1", "volume_unit": "gallon"}, format="json"
