@@ -18,8 +18,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from exolims.api import AwareDateTimeField, ValidatedModelSerializer
+from samples.api.fields import PositionField, VolumeUnitField
 from samples.choices import ContainerType
-from samples.models import Aliquot, parse_position
+from samples.models import Aliquot
 from samples.units import volume_to_ml
 
 from .. import steps as step_schemas
@@ -67,24 +68,9 @@ def RecoveryField(**kwargs: Any) -> serializers.ChoiceField:
     return serializers.ChoiceField(choices=RecoverySpecificity.choices, **kwargs)
 
 
-@extend_schema_field(_enum(["mL", "µL", "uL", "L"], default="mL"))
-class VolumeUnitField(serializers.CharField):
-    """Not a ChoiceField: an unknown unit gets volume_to_ml's message, which lists the units."""
-
-
 @extend_schema_field({"type": "string", "example": "EXO-000123"})
 class TubeRefField(serializers.CharField):
     """A tube by id (digits) or accession; resolved by the view inside the caller's studies."""
-
-
-@extend_schema_field({"type": "string", "example": "B7"})
-class PositionField(serializers.CharField):
-    def to_internal_value(self, data) -> tuple[int, int]:
-        text = super().to_internal_value(data)
-        try:
-            return parse_position(text)
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from None
 
 
 @extend_schema_field(

@@ -21,6 +21,7 @@ from exolims.api import AwareDateTimeField, ValidatedModelSerializer, ValuesRead
 from ..choices import UBERON_IDS, Role
 from ..models import Donor, Sample, Study, StudyMembership
 from ..units import volume_to_ml
+from .fields import VolumeUnitField
 
 _MOVE_REFUSED = "Records cannot move to another study; create a new one there instead."
 
@@ -50,12 +51,6 @@ class CentrifugationStepSerializer(serializers.Serializer):
     brake = serializers.BooleanField(allow_null=True, required=False)
     rotor = serializers.CharField(required=False)
     g_basis = serializers.ChoiceField(choices=["average", "max"], required=False)
-
-
-# Not a ChoiceField: an unknown unit gets volume_to_ml's message, which lists the units.
-@extend_schema_field({"type": "string", "enum": ["mL", "µL", "uL", "L"]})
-class VolumeUnitField(serializers.CharField):
-    pass
 
 
 @extend_schema_field(CentrifugationStepSerializer(many=True, allow_null=True))

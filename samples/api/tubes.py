@@ -49,11 +49,11 @@ from ..models import (
     StorageUnit,
     Study,
     StudyMembership,
-    parse_position,
     position_label,
 )
 from ..tube_filters import AliquotFilterSet, CustodyEventFilterSet, StorageUnitFilterSet
 from ..units import volume_to_ml
+from .fields import PositionField, VolumeUnitField
 
 # Tube fields that only the actions change; a PUT/PATCH naming them is told where to go.
 _ACTION_ONLY = {
@@ -70,21 +70,6 @@ _ACTION_ONLY = {
 
 
 # --- Small fields ------------------------------------------------------------------------
-
-
-@extend_schema_field({"type": "string", "enum": ["mL", "µL", "uL", "L"], "default": "mL"})
-class TubeVolumeUnitField(serializers.CharField):
-    """Not a ChoiceField: an unknown unit gets volume_to_ml's message, which lists the units."""
-
-
-@extend_schema_field({"type": "string", "example": "B7"})
-class PositionField(serializers.CharField):
-    def to_internal_value(self, data) -> tuple[int, int]:
-        text = super().to_internal_value(data)
-        try:
-            return parse_position(text)
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from None
 
 
 def _volume(value: Any, unit: str, field: str) -> Decimal:
@@ -203,7 +188,7 @@ class SplitSerializer(serializers.Serializer):
     volume_ml = serializers.CharField(
         required=False, max_length=40, help_text="With count: the volume of each new tube."
     )
-    volume_unit = TubeVolumeUnitField(required=False, default="mL")
+    volume_unit = VolumeUnitField(required=False, default="mL")
     container_type = serializers.ChoiceField(
         choices=ContainerType.choices, default=ContainerType.CRYOVIAL_2ML
     )
@@ -319,7 +304,7 @@ class ReceiveSerializer(TemperatureSerializer):
 
 class WithdrawSerializer(NoteSerializer):
     volume = serializers.CharField(max_length=40, help_text="Volume taken, in volume_unit.")
-    volume_unit = TubeVolumeUnitField(required=False, default="mL")
+    volume_unit = VolumeUnitField(required=False, default="mL")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs["volume_ml"] = _volume(attrs["volume"], attrs.get("volume_unit") or "mL", "volume")
