@@ -7,7 +7,8 @@ The flow (docs: ARCHITECTURE "Instrument files: the pipeline"):
    ``tasks.sweep_stuck_files`` queues it again later.
 2. ``process_file`` claims the file, reads the stored bytes, detects the format from the
    name and first bytes, parses with the registry's parser (pure, no database), works out
-   the target tube and writes the results in one transaction, replacing earlier ones.
+   the target tube (``matching``) and writes the results (values from ``particle_results``)
+   in one transaction, replacing earlier ones.
    Outcomes: ``parsed``, ``failed`` (the message says what and where) or ``needs_review``
    (no unique tube matched; ``resolve_review`` completes it).
 
@@ -28,13 +29,9 @@ Delivery is at least once (acks_late, redelivery after a lost worker, sweeps), s
 from __future__ import annotations
 
 import logging
-import math
-import re
-import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pghistory
@@ -45,15 +42,15 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from samples.choices import Role, roles_at_least
-from samples.models import Aliquot, Sample, StudyMembership
-from samples.models.studies import ACCESSION_PREFIX
+from samples.models import Aliquot, StudyMembership
 
-from .choices import FileStatus, ParticleMethod
+from .choices import FileStatus
+from .matching import match_aliquot
 from .models import EVPreparation, InstrumentFile, ParticleMeasurement
 from .parsers import registry
-from .parsers.base import DETECT_BYTES, ParseError, ParticleResult, SizeDistribution
+from .parsers.base import DETECT_BYTES, ParseError
+from .particle_results import ResultError, measurement_values
 from .permissions import instrument_of
-from .quality import quality_flags
 
 logger = logging.getLogger(__name__)
 
@@ -65,17 +62,6 @@ MAX_PARSE_BYTES = 64 * 1024 * 1024
 SWEEP_BATCH = 500
 # Keys of the PostgreSQL advisory locks that mark "a worker is on this file" (two int4 keys).
 _LOCK_NAMESPACE = 0x45584F31  # "EXO1"
-# Accession tokens inside a sample name, e.g. "EXO-000123_1to1000" or "exo-000123 rep2".
-_ACCESSION = re.compile(
-    rf"(?<![A-Za-z0-9]){re.escape(ACCESSION_PREFIX)}\d+(?!\d)", flags=re.IGNORECASE
-)
-# Significant figures kept in stored distributions (NTA writes 3, ZetaView 6; 4 keeps the
-# plot exact to the eye and the JSON a third of the size).
-_DISTRIBUTION_DIGITS = 4
-
-
-class ResultError(Exception):
-    """The parser returned something that cannot be stored (a parser bug, not a bad file)."""
 
 
 # --- Queueing -------------------------------------------------------------------------------
@@ -228,6 +214,14 @@ def _parser_bug_message(label: str, exc: Exception) -> str:
     return (
         f"the {label} parser failed unexpectedly ({type(exc).__name__}: {exc}); this is a "
         "bug in ExoLIMS, not necessarily in the file. Re-process the file after an update."
+    )
+
+
+def _preparation_term(aliquot_id: int) -> str | None:
+    return (
+        EVPreparation.objects.filter(aliquot_id=aliquot_id)
+        .values_list("nomenclature_term", flat=True)
+        .first()
     )
 
 
@@ -435,220 +429,6 @@ def _finish_parsed(file_id: int, *, aliquot: Aliquot, values: dict, **done: str)
         },
         measurement={"aliquot_id": aliquot.pk, "study_id": aliquot.study_id, **values},
     )
-
-
-# --- Target matching ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Match:
-    aliquot: Aliquot | None
-    reason: str = ""
-
-
-def accession_tokens(*texts: str) -> list[str]:
-    """Accessions written anywhere in the texts, upper-cased, in order, without repeats."""
-    found: dict[str, None] = {}
-    for text in texts:
-        for token in _ACCESSION.findall(text or ""):
-            found[token.upper()] = None
-    return list(found)
-
-
-def match_aliquot(*, texts: list[str], fallback: str = "", uploader) -> Match:
-    """The one tube whose accession appears in the file's sample name/description (or, if
-    they name none, in the file name), among the tubes the uploader may record results on.
-
-    Instrument accounts serve the whole lab, so they match any tube; people match tubes of
-    studies where they are editor or manager.
-    """
-    tokens = accession_tokens(*texts)
-    where = "the sample name or description"
-    if not tokens:
-        tokens = accession_tokens(fallback)
-        where = "the file name"
-    if not tokens:
-        described = "; ".join(f'"{text}"' for text in texts if text) or "nothing"
-        return Match(
-            None,
-            f"No tube accession ({ACCESSION_PREFIX}…) found in the sample name or "
-            f"description ({described}) or in the file name. Pick the measured tube.",
-        )
-    tubes = list(_recordable_aliquots(uploader).filter(accession__in=tokens).order_by("accession"))
-    if len(tubes) == 1:
-        return Match(tubes[0])
-    if len(tubes) > 1:
-        listed = ", ".join(tube.accession for tube in tubes)
-        return Match(None, f"Several tubes match {where}: {listed}. Pick the measured tube.")
-    visible = (
-        Sample.objects.all() if instrument_of(uploader) else Sample.objects.visible_to(uploader)
-    )
-    samples = set(visible.filter(accession__in=tokens).values_list("accession", flat=True))
-    parts = []
-    for token in tokens:
-        if token in samples:
-            parts.append(f"{token} is a sample, not a tube")
-        else:
-            parts.append(f"no tube you can record results on has accession {token}")
-    return Match(None, f"In {where}: {'; '.join(parts)}. Pick the measured tube.")
-
-
-def _recordable_aliquots(uploader):
-    if instrument_of(uploader) is not None:
-        return Aliquot.objects.all()
-    return Aliquot.objects.editable_by(uploader)
-
-
-def _preparation_term(aliquot_id: int) -> str | None:
-    return (
-        EVPreparation.objects.filter(aliquot_id=aliquot_id)
-        .values_list("nomenclature_term", flat=True)
-        .first()
-    )
-
-
-# --- From parser result to stored row -------------------------------------------------------
-
-
-def measurement_values(result: ParticleResult, *, preparation_term: str | None) -> dict:
-    """The ParticleMeasurement fields for a parse result (pure; raises ResultError)."""
-    if result.method not in ParticleMethod.values:
-        raise ResultError(f"unknown method {result.method!r}")
-    replicates = [_finite(value) for value in result.replicate_concentrations_per_ml]
-    replicates = [value for value in replicates if value is not None]
-    concentration = _finite(result.concentration_per_ml)
-    if concentration is None and replicates:
-        concentration = statistics.fmean(replicates)
-    sd = _finite(result.concentration_sd_per_ml)
-    if sd is None and len(replicates) >= 2:
-        sd = statistics.stdev(replicates)
-    cv = replicate_cv_pct(replicates)
-    distribution = compact_distribution(result.distribution, result.dilution_factor)
-    replicate_count = len(replicates) or (
-        len(distribution["replicates"]) if distribution and distribution["replicates"] else None
-    )
-    warnings = [_text(warning) for warning in result.instrument_warnings if _text(warning).strip()]
-    mode = _finite(result.mode_nm)
-    return {
-        "method": result.method,
-        "measured_at": _aware(result.measured_at),
-        "software_version": _text(result.software_version or "")[:80],
-        "dilution_factor": _finite(result.dilution_factor),
-        "concentration_per_ml": concentration,
-        "concentration_sd_per_ml": sd,
-        "replicate_cv_pct": cv,
-        "replicates": replicate_count,
-        "mean_nm": _finite(result.mean_nm),
-        "mode_nm": mode,
-        "sd_nm": _finite(result.sd_nm),
-        "d10_nm": _finite(result.d10_nm),
-        "d50_nm": _finite(result.d50_nm),
-        "d90_nm": _finite(result.d90_nm),
-        "settings": _json_safe(dict(result.settings)),
-        "distribution": distribution,
-        "instrument_warnings": warnings,
-        "flags": quality_flags(
-            instrument_warnings=warnings,
-            replicate_cv_pct=cv,
-            mode_nm=mode,
-            replicates=replicate_count,
-            preparation_term=preparation_term,
-        ),
-    }
-
-
-def replicate_cv_pct(values: list[float]) -> float | None:
-    """Coefficient of variation (sample SD / mean, %) of replicate concentrations."""
-    if len(values) < 2:
-        return None
-    mean = statistics.fmean(values)
-    if mean <= 0:
-        return None
-    return round(statistics.stdev(values) / mean * 100, 2)
-
-
-def compact_distribution(
-    distribution: SizeDistribution | None, dilution_factor: float | None
-) -> dict | None:
-    """The size distribution as JSON lists in particles/mL of the measured tube: empty bins
-    at both ends trimmed (one kept for the plot's baseline), values to 4 significant figures.
-    """
-    if distribution is None or not distribution.bin_centres_nm:
-        return None
-    bins = list(distribution.bin_centres_nm)
-    replicates = [list(series) for series in distribution.replicates]
-    mean = list(distribution.mean)
-    if not mean and replicates:
-        mean = [statistics.fmean(values) for values in zip(*replicates, strict=True)]
-    for series in (mean, *replicates):
-        if len(series) != len(bins):
-            raise ResultError(
-                f"size distribution has {len(bins)} bins but a series of {len(series)} values"
-            )
-    factor = 1.0
-    if not distribution.dilution_corrected and _finite(dilution_factor):
-        factor = float(dilution_factor)
-    # The populated range over all series (NaN counts as populated: it is kept, as None).
-    first, last = len(bins), -1
-    for series in (mean, *replicates):
-        nonzero = [index for index, value in enumerate(series) if value]
-        if nonzero:
-            first, last = min(first, nonzero[0]), max(last, nonzero[-1])
-    start, stop = (max(first - 1, 0), min(last + 2, len(bins))) if last >= 0 else (0, 0)
-
-    def values(series: list[float]) -> list[float | None]:
-        return [_round_sig(value, factor) for value in series[start:stop]]
-
-    return {
-        "bin_centres_nm": [round(float(value), 3) for value in bins[start:stop]],
-        "mean": values(mean),
-        "replicates": [values(series) for series in replicates],
-    }
-
-
-def _round_sig(value: Any, factor: float) -> float | None:
-    if not value:
-        return None if value is None else 0.0
-    scaled = float(value) * factor
-    if not math.isfinite(scaled):
-        return None
-    return float(f"{scaled:.{_DISTRIBUTION_DIGITS}g}")
-
-
-def _finite(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def _text(value: Any) -> str:
-    """PostgreSQL text and JSONB cannot hold NUL characters (mis-encoded files have them)."""
-    return str(value).replace("\x00", "")
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """Instrument PCs write local wall-clock time; read it in the site's time zone."""
-    if value is None or timezone.is_aware(value):
-        return value
-    return timezone.make_aware(value, timezone.get_default_timezone())
-
-
-def _json_safe(value: Any) -> Any:
-    """JSONB rejects NaN/Infinity and Python-only types; keep what JSON can say."""
-    if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str):
-        return _text(value)
-    if value is None or isinstance(value, int | bool):
-        return value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
 
 
 # --- User actions ---------------------------------------------------------------------------

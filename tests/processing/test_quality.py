@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from assays import processing
+from assays import particle_results, processing
 from assays.models import ParticleMeasurement
 from assays.parsers.base import ParticleResult, SizeDistribution
 from assays.quality import quality_flags
@@ -105,20 +105,20 @@ def test_distributions_are_trimmed_rounded_and_dilution_corrected_once():
         mean=(0.0, 0.0, 123456.0, 0.0, 7.0, 0.0),
         replicates=((0.0, 0.0, 246912.0, 0.0, 14.0, 0.0),),
     )
-    compact = processing.compact_distribution(raw, 10.0)
+    compact = particle_results.compact_distribution(raw, 10.0)
     assert compact == {
         "bin_centres_nm": [1.5, 2.5, 3.5, 4.5, 5.5],
         "mean": [0.0, 1235000.0, 0.0, 70.0, 0.0],
         "replicates": [[0.0, 2469000.0, 0.0, 140.0, 0.0]],
     }
     corrected = SizeDistribution(bin_centres_nm=(1.0,), mean=(5.0,), dilution_corrected=True)
-    assert processing.compact_distribution(corrected, 10.0)["mean"] == [5.0]
+    assert particle_results.compact_distribution(corrected, 10.0)["mean"] == [5.0]
 
 
 def test_a_distribution_with_mismatched_series_fails_the_file_as_a_parser_bug():
     raw = SizeDistribution(bin_centres_nm=(1.0, 2.0), mean=(1.0,))
-    with pytest.raises(processing.ResultError, match="2 bins but a series of 1 values"):
-        processing.compact_distribution(raw, None)
+    with pytest.raises(particle_results.ResultError, match="2 bins but a series of 1 values"):
+        particle_results.compact_distribution(raw, None)
 
 
 def test_non_finite_numbers_are_stored_as_missing():
@@ -129,12 +129,12 @@ def test_non_finite_numbers_are_stored_as_missing():
         mode_nm=float("nan"),
         settings={"viscosity": float("nan"), "nested": ({"ok": 1},), "when": Decimal("1.5")},
     )
-    values = processing.measurement_values(result, preparation_term=None)
+    values = particle_results.measurement_values(result, preparation_term=None)
     assert values["concentration_per_ml"] == 2e9  # the mean of the usable replicates
     assert values["replicates"] == 2 and values["mode_nm"] is None
     assert values["settings"] == {"viscosity": None, "nested": [{"ok": 1}], "when": "1.5"}
 
 
 def test_an_unknown_method_is_refused():
-    with pytest.raises(processing.ResultError):
-        processing.measurement_values(ParticleResult(method="TRPS"), preparation_term=None)
+    with pytest.raises(particle_results.ResultError):
+        particle_results.measurement_values(ParticleResult(method="TRPS"), preparation_term=None)
