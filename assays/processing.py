@@ -444,16 +444,22 @@ def reprocess_file(*, instrument_file: InstrumentFile, user) -> InstrumentFile:
         raise PermissionDenied("Only the uploader or an editor of the study can re-process.")
     with pghistory.context(user=user.pk, reason="re-process"), transaction.atomic():
         locked = InstrumentFile.objects.select_for_update().get(pk=instrument_file.pk)
-        InstrumentFile.objects.filter(pk=locked.pk).update(
-            status=FileStatus.RECEIVED,
-            attempts=0,
-            error="",
-            review_reason="",
-            processing_started_at=None,
-            updated_at=timezone.now(),
-        )
-        enqueue_processing(locked.pk)
+        _start_over(locked)
     return InstrumentFile.objects.get(pk=instrument_file.pk)
+
+
+def _start_over(locked: InstrumentFile, **target: int) -> None:
+    """Put a (locked) file back to ``received`` with a fresh attempt count and queue it."""
+    InstrumentFile.objects.filter(pk=locked.pk).update(
+        **target,
+        status=FileStatus.RECEIVED,
+        attempts=0,
+        error="",
+        review_reason="",
+        processing_started_at=None,
+        updated_at=timezone.now(),
+    )
+    enqueue_processing(locked.pk)
 
 
 def can_reprocess(*, instrument_file: InstrumentFile, user) -> bool:
@@ -493,17 +499,7 @@ def resolve_review(*, instrument_file: InstrumentFile, aliquot: Aliquot, user) -
                     "for review."
                 }
             )
-        InstrumentFile.objects.filter(pk=locked.pk).update(
-            aliquot_id=aliquot.pk,
-            study_id=aliquot.study_id,
-            status=FileStatus.RECEIVED,
-            attempts=0,
-            error="",
-            review_reason="",
-            processing_started_at=None,
-            updated_at=timezone.now(),
-        )
-        enqueue_processing(locked.pk)
+        _start_over(locked, aliquot_id=aliquot.pk, study_id=aliquot.study_id)
     return InstrumentFile.objects.get(pk=instrument_file.pk)
 
 

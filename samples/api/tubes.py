@@ -303,6 +303,9 @@ class ReceiveSerializer(TemperatureSerializer):
 
 
 class WithdrawSerializer(NoteSerializer):
+    # The service speaks of volume_ml; the client sent volume (+ unit).
+    service_error_fields = {"volume_ml": "volume"}
+
     volume = serializers.CharField(max_length=40, help_text="Volume taken, in volume_unit.")
     volume_unit = VolumeUnitField(required=False, default="mL")
 
@@ -409,7 +412,15 @@ class AliquotViewSet(HistoryActionMixin, StudyScopedViewSet):
             serializer = serializer_class(data=request.data, context=self.get_serializer_context())
             serializer.is_valid(raise_exception=True)
             data = dict(serializer.validated_data)
-        call(tube, data)
+        try:
+            call(tube, data)
+        except DjangoValidationError as exc:
+            # Report a refusal on the request field it concerns (as the page forms do).
+            renames = getattr(serializer_class, "service_error_fields", {})
+            for service_field, request_field in renames.items():
+                if service_field in getattr(exc, "error_dict", {}):
+                    exc.error_dict[request_field] = exc.error_dict.pop(service_field)
+            raise
         return Response(self._fresh(tube))
 
     # -- CRUD ---------------------------------------------------------------------------
@@ -566,15 +577,9 @@ class AliquotViewSet(HistoryActionMixin, StudyScopedViewSet):
     @action(detail=True, methods=["post"])
     def withdraw(self, request: Request, pk: str | None = None) -> Response:
         def call(tube: Aliquot, data: dict[str, Any]) -> None:
-            try:
-                services.withdraw_volume(
-                    tube, data["volume_ml"], user=request.user, note=data["note"], at=data.get("at")
-                )
-            except DjangoValidationError as exc:
-                # The client sent "volume" (+ unit); report the refusal on that field.
-                if hasattr(exc, "error_dict") and "volume_ml" in exc.error_dict:
-                    exc.error_dict["volume"] = exc.error_dict.pop("volume_ml")
-                raise
+            services.withdraw_volume(
+                tube, data["volume_ml"], user=request.user, note=data["note"], at=data.get("at")
+            )
 
         return self._act(request, WithdrawSerializer, call)
 
