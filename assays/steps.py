@@ -180,6 +180,18 @@ def _rpm() -> Param:
     return _int("rpm", "Speed", 1, 200_000, unit="rpm", help="With a rotor, the force is computed.")
 
 
+def _spin() -> tuple[Param, ...]:
+    """What every centrifugation spin records: force or speed, time, temperature, brake."""
+    return (
+        _g_force(),
+        _g_basis(),
+        _rpm(),
+        _minutes("duration_min", "Duration", required=True),
+        _temperature(),
+        Param(name="brake", label="Brake on", type="bool"),
+    )
+
+
 def _extra() -> Param:
     return Param(
         name="extra",
@@ -205,12 +217,7 @@ _register(
         centrifugation=True,
         rules=(_CENTRIFUGE_RULE,),
         params=(
-            _g_force(),
-            _g_basis(),
-            _rpm(),
-            _minutes("duration_min", "Duration", required=True),
-            _temperature(),
-            Param(name="brake", label="Brake on", type="bool"),
+            *_spin(),
             _volume("tube_volume_ml", "Tube fill volume", hi=1_000),
             _int("repeats", "Repeats", 1, 20),
             _text("keep", "Keep", help="e.g. supernatant"),
@@ -224,12 +231,7 @@ _register(
         centrifugation=True,
         rules=(_CENTRIFUGE_RULE,),
         params=(
-            _g_force(),
-            _g_basis(),
-            _rpm(),
-            _minutes("duration_min", "Duration", required=True),
-            _temperature(),
-            Param(name="brake", label="Brake on", type="bool"),
+            *_spin(),
             _text("tube_type", "Tube type", help="e.g. polycarbonate 26.3 mL"),
             _volume("fill_volume_ml", "Fill volume", hi=1_000),
             _int("washes", "Washes", 0, 10),
