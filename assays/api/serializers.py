@@ -234,10 +234,7 @@ class VersionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_is_frozen(self, version: ProtocolVersion) -> bool:
-        runs = getattr(version, "run_count", None)
-        if runs is None:
-            return version.is_frozen
-        return version.status != "draft" or runs > 0
+        return version.is_frozen
 
 
 class ProtocolSerializer(serializers.ModelSerializer):

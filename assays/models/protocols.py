@@ -140,7 +140,11 @@ class ProtocolVersion(models.Model):
     @property
     def is_frozen(self) -> bool:
         """Used by a run (or no longer a draft): its steps can no longer change."""
-        return self.status != VersionStatus.DRAFT or self.runs.exists()
+        if self.status != VersionStatus.DRAFT:
+            return True
+        # Lists annotate run_count (one query for all versions); a single version asks.
+        runs = getattr(self, "run_count", None)
+        return runs > 0 if runs is not None else self.runs.exists()
 
 
 @pghistory.track(model_name="ProtocolStepHistory")
