@@ -41,8 +41,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from samples.choices import Role, roles_at_least
-from samples.models import Aliquot, StudyMembership
+from samples.models import Aliquot, Study
 
 from .choices import FileStatus
 from .matching import match_aliquot
@@ -469,9 +468,7 @@ def can_reprocess(*, instrument_file: InstrumentFile, user) -> bool:
         return True
     return (
         instrument_file.study_id is not None
-        and StudyMembership.objects.filter(
-            study_id=instrument_file.study_id, user=user, role__in=roles_at_least(Role.EDITOR)
-        ).exists()
+        and Study.objects.editable_by(user).filter(pk=instrument_file.study_id).exists()
     )
 
 
