@@ -52,7 +52,7 @@ def match_aliquot(*, texts: list[str], fallback: str = "", uploader) -> Match:
             f"No tube accession ({ACCESSION_PREFIX}…) found in the sample name or "
             f"description ({described}) or in the file name. Pick the measured tube.",
         )
-    tubes = list(_recordable_aliquots(uploader).filter(accession__in=tokens).order_by("accession"))
+    tubes = list(recordable_aliquots(uploader).filter(accession__in=tokens).order_by("accession"))
     if len(tubes) == 1:
         return Match(tubes[0])
     if len(tubes) > 1:
@@ -71,7 +71,7 @@ def match_aliquot(*, texts: list[str], fallback: str = "", uploader) -> Match:
     return Match(None, f"In {where}: {'; '.join(parts)}. Pick the measured tube.")
 
 
-def _recordable_aliquots(uploader):
+def recordable_aliquots(uploader):
     if instrument_of(uploader) is not None:
         return Aliquot.objects.all()
     return Aliquot.objects.editable_by(uploader)

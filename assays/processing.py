@@ -43,12 +43,13 @@ from django.utils import timezone
 
 from samples.models import Aliquot, Study
 
+from . import filing
 from .choices import FileStatus
 from .matching import match_aliquot
-from .models import EVPreparation, InstrumentFile, ParticleMeasurement
+from .models import EVPreparation, InstrumentFile
 from .parsers import registry
 from .parsers.base import DETECT_BYTES, ParseError
-from .particle_results import ResultError, measurement_values
+from .particle_results import ResultError
 from .permissions import instrument_of
 
 logger = logging.getLogger(__name__)
@@ -151,10 +152,12 @@ def _process_claimed(instrument_file: InstrumentFile) -> None:
             return
         parser = registry.get_parser(key)
         limit = getattr(parser, "max_bytes", MAX_PARSE_BYTES)
+        streaming = callable(getattr(parser, "parse_stream", None))
         # size_bytes was counted at upload; the capped read guards against a changed file.
-        data = b"" if instrument_file.size_bytes > limit else head + stored.read(limit)
-    if instrument_file.size_bytes > limit or len(data) > limit:
-        size = max(instrument_file.size_bytes, len(data))
+        too_big = instrument_file.size_bytes > limit
+        data = None if streaming or too_big else head + stored.read(limit)
+    if too_big or (data is not None and len(data) > limit):
+        size = max(instrument_file.size_bytes, len(data or b""))
         _finish_failed(
             instrument_file.pk,
             f"{size:,} bytes is too large for a {parser.label} export (at most {limit:,})",
@@ -165,19 +168,26 @@ def _process_claimed(instrument_file: InstrumentFile) -> None:
 
     done = {"format": key, "parser_version": parser.version}
     try:
-        result = parser.parse(data, name)
+        result = _parse(parser, instrument_file, data, name)
     except ParseError as exc:
         _finish_failed(instrument_file.pk, exc.describe(), **done)
         return
+    except OSError:
+        raise  # storage trouble: transient, the task retries
     except Exception as exc:  # the contract says parsers raise only ParseError: a parser bug
         logger.exception("Parser %s crashed on instrument file %s", key, instrument_file.pk)
         _finish_failed(instrument_file.pk, _parser_bug_message(parser.label, exc), **done)
         return
 
+    try:
+        filer = filing.filer_for(result)
+    except ResultError as exc:
+        _finish_failed(instrument_file.pk, _parser_bug_message(parser.label, exc), **done)
+        return
     aliquot = instrument_file.aliquot
-    if aliquot is None:
+    if aliquot is None and filer.needs_tube:
         match = match_aliquot(
-            texts=[result.sample_name, result.description],
+            texts=[getattr(result, "sample_name", ""), getattr(result, "description", "")],
             fallback=instrument_file.original_name,
             uploader=instrument_file.uploaded_by,
         )
@@ -187,14 +197,17 @@ def _process_claimed(instrument_file: InstrumentFile) -> None:
         aliquot = match.aliquot
 
     try:
-        values = measurement_values(result, preparation_term=_preparation_term(aliquot.pk))
-    except (ResultError, TypeError, ValueError) as exc:
+        term = _preparation_term(aliquot.pk) if aliquot is not None else None
+        prepared = filer.prepare(result, preparation_term=term)
+    except (ResultError, TypeError, ValueError, AttributeError) as exc:
         logger.exception("Parser %s returned an unusable result for %s", key, instrument_file.pk)
         _finish_failed(instrument_file.pk, _parser_bug_message(parser.label, exc), **done)
         return
     try:
-        _finish_parsed(instrument_file.pk, aliquot=aliquot, values=values, **done)
-    except (DataError, IntegrityError) as exc:  # rolled back; a value the database refuses
+        _finish_parsed(
+            instrument_file, aliquot=aliquot, store=partial_store(filer, prepared), **done
+        )
+    except (DataError, IntegrityError, ValidationError) as exc:  # rolled back; refused value
         logger.exception("Could not store the results of instrument file %s", instrument_file.pk)
         _finish_failed(
             instrument_file.pk,
@@ -202,6 +215,22 @@ def _process_claimed(instrument_file: InstrumentFile) -> None:
             "in ExoLIMS, not necessarily in the file. Re-process the file after an update.",
             **done,
         )
+
+
+def _parse(parser, instrument_file: InstrumentFile, data: bytes | None, name: str):
+    """Parse from memory, or let a streaming parser (FCS) read the stored file itself."""
+    if data is not None:
+        return parser.parse(data, name)
+    storage = instrument_file.file.storage
+    with storage.open(instrument_file.file.name, "rb") as stored:
+        return parser.parse_stream(stored, name)
+
+
+def partial_store(filer, prepared):
+    def store(locked: InstrumentFile, aliquot: Aliquot | None) -> None:
+        filer.store(prepared, instrument_file=locked, aliquot=aliquot)
+
+    return store
 
 
 def _unrecognised_message() -> str:
@@ -344,9 +373,7 @@ def requeue_stuck_files(*, limit: int = SWEEP_BATCH) -> dict[str, int]:
             if attempts >= max_attempts
         ]
         if exhausted:
-            ParticleMeasurement.objects.filter(
-                instrument_file_id__in=[item.pk for item in exhausted]
-            ).delete()
+            filing.clear_results([item.pk for item in exhausted])
             InstrumentFile.objects.bulk_update(
                 exhausted, ["status", "error", "processed_at", "updated_at"]
             )
@@ -387,20 +414,18 @@ def _locked_for_outcome(file_id: int) -> InstrumentFile | None:
     return instrument_file
 
 
-def _finish(
-    file_id: int, *, status: str, fields: dict[str, Any], measurement: dict | None = None
-) -> None:
+def _finish(file_id: int, *, status: str, fields: dict[str, Any], store=None, aliquot=None) -> None:
     with pghistory.context(reason=f"instrument file processing: {status}"), transaction.atomic():
         instrument_file = _locked_for_outcome(file_id)
         if instrument_file is None:
             logger.info("Instrument file %s was finished elsewhere; result dropped.", file_id)
             return
-        ParticleMeasurement.objects.filter(instrument_file_id=file_id).delete()
-        if measurement is not None:
-            ParticleMeasurement.objects.create(instrument_file_id=file_id, **measurement)
+        filing.clear_results([file_id])
         now = timezone.now()
         updates = {"status": status, "processed_at": now, "updated_at": now, **fields}
         InstrumentFile.objects.filter(pk=file_id).update(**updates)
+        if store is not None:
+            store(instrument_file, aliquot)
 
 
 def _finish_failed(file_id: int, message: str, **done: str) -> None:
@@ -415,18 +440,14 @@ def _finish_review(file_id: int, reason: str, **done: str) -> None:
     )
 
 
-def _finish_parsed(file_id: int, *, aliquot: Aliquot, values: dict, **done: str) -> None:
+def _finish_parsed(
+    instrument_file: InstrumentFile, *, aliquot: Aliquot | None, store, **done: str
+) -> None:
+    fields: dict[str, Any] = {"error": "", "review_reason": "", **done}
+    if aliquot is not None:
+        fields.update(aliquot_id=aliquot.pk, study_id=aliquot.study_id)
     _finish(
-        file_id,
-        status=FileStatus.PARSED,
-        fields={
-            "error": "",
-            "review_reason": "",
-            "aliquot_id": aliquot.pk,
-            "study_id": aliquot.study_id,
-            **done,
-        },
-        measurement={"aliquot_id": aliquot.pk, "study_id": aliquot.study_id, **values},
+        instrument_file.pk, status=FileStatus.PARSED, fields=fields, store=store, aliquot=aliquot
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import OperationalError
 
-from assays import processing
+from assays import filing, processing
 from assays.choices import FileStatus
 from assays.models import InstrumentFile, ParticleMeasurement
 from assays.tasks import MAX_RETRIES, process_instrument_file
@@ -205,12 +205,12 @@ def test_storing_is_all_or_nothing_so_earlier_results_survive_a_failed_store(
 
 def test_a_result_the_database_refuses_fails_the_file_without_a_retry(make_file, tube, monkeypatch):
     upload = make_file(fake_file(), aliquot=tube)
-    real = processing.measurement_values
+    real = filing.measurement_values
 
     def broken(result, **kwargs):
         return {**real(result, **kwargs), "replicates": -1}  # violates a CHECK constraint
 
-    monkeypatch.setattr(processing, "measurement_values", broken)
+    monkeypatch.setattr(filing, "measurement_values", broken)
     process_instrument_file.delay(upload.pk)
 
     upload = reload(upload)
