@@ -193,3 +193,19 @@ class QPCRTask(models.TextChoices):
     POSITIVE = "positive", "Positive control"
     NEGATIVE = "negative", "Negative control"
     OTHER = "other", "Other"
+
+
+# --- Compliance ----------------------------------------------------------------------------
+
+
+class ComplianceSeverity(models.TextChoices):
+    ERROR = "error", "Error"
+    WARNING = "warning", "Warning"
+    INFO = "info", "Info"
+
+
+class RuleStatus(models.TextChoices):
+    PASS = "pass", "Pass"
+    FAIL = "fail", "Fail"
+    WARN = "warn", "Warning"
+    NOT_APPLICABLE = "na", "Not applicable"

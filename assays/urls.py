@@ -1,7 +1,7 @@
 """Isolation pages: protocols and their versions, rotors, runs and the comparison page;
 instrument files and particle results."""
 
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from .views import compare, files, particles, protocols, rotors, runs
@@ -49,4 +49,7 @@ urlpatterns = [
     path("particles/", particles.ParticleListView.as_view(), name="particle-list"),
     path("particles/<int:pk>/", particles.ParticleDetailView.as_view(), name="particle-detail"),
     path("particles/<int:pk>/plot.svg", particles.particle_plot, name="particle-plot"),
+    # Characterisation beyond particle counts
+    path("", include("assays.urls_characterisation")),
+    path("", include("assays.urls_markers")),
 ]

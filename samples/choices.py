@@ -226,3 +226,9 @@ class CustodyKind(models.TextChoices):
     DISCARDED = "discarded", "Discarded"
     WITHDRAWN = "withdrawn", "Volume withdrawn"
     RETURNED = "returned", "Volume returned"
+
+
+class ComplianceProfile(models.TextChoices):
+    # The rule set a study is scored against (assays.compliance keeps the rules as data).
+    MISEV2018 = "MISEV2018", "MISEV2018 checklist"
+    MISEV2023 = "MISEV2023", "MISEV2023"

@@ -1,6 +1,7 @@
 """What was done to material: isolation protocols (versioned, typed steps), rotors, runs and
 the EV preparations they produced, and the characterisation of those preparations."""
 
+from .compliance import ComplianceRule
 from .imaging import ImagingImage, ImagingRecord
 from .instruments import Instrument, InstrumentFile, ParticleMeasurement
 from .isolation import EVPreparation, IsolationRun, RunInput
@@ -10,6 +11,7 @@ from .protein import ProteinAssay, ProteinMeasurement
 from .protocols import IsolationProtocol, ProtocolStep, ProtocolVersion, Rotor
 
 __all__ = [
+    "ComplianceRule",
     "DLSMeasurement",
     "EVPreparation",
     "FlowMeasurement",

@@ -22,6 +22,7 @@ from ..choices import (
     BLOOD_FLUIDS,
     SERUM_TUBES,
     UBERON_IDS,
+    ComplianceProfile,
     ConsentStatus,
     CultureSerum,
     FastingState,
@@ -105,6 +106,18 @@ class Study(models.Model):
     description = models.TextField(blank=True)
     principal_investigator = models.CharField(max_length=200, blank=True)
     is_active = models.BooleanField(default=True)
+    compliance_profile = models.CharField(
+        max_length=12,
+        choices=ComplianceProfile.choices,
+        default=ComplianceProfile.MISEV2018,
+        help_text="The reporting standard this study's EV preparations are checked against.",
+    )
+    purity_min_particles_per_ug = models.FloatField(
+        "purity cut-off (particles/µg)",
+        null=True,
+        blank=True,
+        help_text="Preparations below this particle:protein ratio are flagged (empty: the rule's).",
+    )
     max_freeze_thaw_cycles = models.PositiveSmallIntegerField(
         null=True,
         blank=True,

@@ -1,0 +1,3 @@
+"""Marker results, the marker vocabulary and imaging records (owner: pages B)."""
+
+urlpatterns: list = []
