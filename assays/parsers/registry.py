@@ -11,6 +11,17 @@ from .base import DETECT_BYTES, InstrumentParser
 PARSERS: dict[str, str] = {
     "nta_nanosight": "assays.parsers.nanosight:NanoSightParser",
     "zetaview": "assays.parsers.zetaview:ZetaViewParser",
+    "fcs": "assays.parsers.fcs:FCSParser",
+    "zetasizer": "assays.parsers.zetasizer:ZetasizerParser",
+    "softmax_pro": "assays.parsers.softmax:SoftMaxParser",
+    "gen5": "assays.parsers.gen5:Gen5Parser",
+    "skanit": "assays.parsers.skanit:SkanItParser",
+    "magellan": "assays.parsers.magellan:MagellanParser",
+    "rdml": "assays.parsers.rdml:RDMLParser",
+    "quantstudio": "assays.parsers.quantstudio:QuantStudioParser",
+    "cfx": "assays.parsers.cfx:CFXParser",
+    # The catch-all plate layout last: it claims only what no vendor parser recognised.
+    "plate_generic": "assays.parsers.plate_generic:GenericPlateParser",
 }
 
 

@@ -16,14 +16,27 @@ from .synth import DATA_DIR, NTA_AUTOSAMPLER, NTA_GOLDEN, ZV_COMMA, ZV_EMPTY, ZV
 NTA_FILES = [NTA_GOLDEN, NTA_AUTOSAMPLER]
 ZV_FILES = [ZV_COMMA, ZV_POINT, ZV_EMPTY]
 
-# Heads of other instruments' exports (layouts from INSTRUMENT-FORMATS.md), and plain CSVs.
+# Heads of the other instruments' exports (layouts from INSTRUMENT-FORMATS.md) and the format
+# each must be detected as.
+CHARACTERISATION_HEADS = {
+    "zetasizer.txt": (
+        b"Type\tSample Name\tZ-Ave (d.nm)\tPdI\tSizes[1] (d.nm)\tSizes[2] (d.nm)\r\n",
+        "zetasizer",
+    ),
+    "cfx.csv": (
+        b",Well,Fluor,Target,Content,Sample,Biological Set Name,Cq\r\n,A01,SYBR,,Unkn,,,24.1\r\n",
+        "cfx",
+    ),
+    "quantstudio.txt": (
+        b"* Block Type = 96-Well Block (0.2mL)\r\n[Sample Setup]\r\n",
+        "quantstudio",
+    ),
+    "softmax.txt": ("##BLOCKS= 4\r\nPlate:\tPlate1\r\n".encode("utf-16"), "softmax_pro"),
+    "plate.fcs": (b"FCS3.1         256    1545    1546  ", "fcs"),
+    "data.rdml": (b"PK\x03\x04\x14\x00\x00\x00\x08\x00", "rdml"),
+}
+# Plain CSVs and look-alikes nothing may claim.
 OTHER_HEADS = {
-    "zetasizer.txt": b"Type\tSample Name\tZ-Ave (d.nm)\tPdI\tSizes[1] (d.nm)\tSizes[2] (d.nm)\r\n",
-    "cfx.csv": b",Well,Fluor,Target,Content,Sample,Biological Set Name,Cq\r\n,A01,SYBR,,Unkn,,,24.1\r\n",
-    "quantstudio.txt": b"* Block Type = 96-Well Block (0.2mL)\r\n[Sample Setup]\r\n",
-    "softmax.txt": "##BLOCKS= 4\r\nPlate:\tPlate1\r\n".encode("utf-16"),
-    "plate.fcs": b"FCS3.1         256    1545    1546  ",
-    "data.rdml": b"PK\x03\x04\x14\x00\x00\x00\x08\x00",
     "11pos.txt": b"Use\tPosition\tMean Int.\tAv. No of Particles\tConc. (p./mL)\r\n\t0.10\t4.4\r\n",
     "samples.csv": b"accession,volume_ml,concentration\r\nEXO-000001,1.5,2.3e9\r\n",
     "nta-looking-name-ExperimentSummary.csv": b"Sample,Concentration (Particles / ml)\r\nA,1e9\r\n",
@@ -58,6 +71,12 @@ def test_detection_uses_content_not_the_name():
     assert registry.detect_format("renamed.txt", head) == "nta_nanosight"
     assert registry.detect_format(ZV_COMMA, head) == "nta_nanosight"
     assert registry.detect_format(NTA_GOLDEN, _head(ZV_COMMA)) == "zetaview"
+
+
+@pytest.mark.parametrize("name", sorted(CHARACTERISATION_HEADS))
+def test_characterisation_exports_are_recognised(name):
+    head, expected = CHARACTERISATION_HEADS[name]
+    assert registry.detect_format(name, head) == expected
 
 
 @pytest.mark.parametrize("name", sorted(OTHER_HEADS))
@@ -96,18 +115,20 @@ def test_random_csvs_are_not_recognised(rows, delimiter):
 )
 @given(st.binary(max_size=DETECT_BYTES + 16), st.text(max_size=40))
 def test_detection_never_raises(head, name):
-    assert registry.detect_format(name, head) in (None, "nta_nanosight", "zetaview")
+    assert registry.detect_format(name, head) in (None, *registry.PARSERS)
 
 
-def test_registry_lists_both_formats():
+def test_registry_lists_every_format_generic_plate_last():
     formats = registry.supported_formats()
-    assert [key for key, _ in formats] == ["nta_nanosight", "zetaview"]
+    keys = [key for key, _ in formats]
+    assert keys[:2] == ["nta_nanosight", "zetaview"] and keys[-1] == "plate_generic"
+    assert {"fcs", "zetasizer", "softmax_pro", "gen5", "skanit", "rdml", "cfx"} <= set(keys)
     assert all(label for _, label in formats)
     assert "NanoSight" in dict(formats)["nta_nanosight"]
     assert "ZetaView" in dict(formats)["zetaview"]
 
 
-@pytest.mark.parametrize("key", ["nta_nanosight", "zetaview"])
+@pytest.mark.parametrize("key", list(registry.PARSERS))
 def test_registry_parsers_keep_the_contract(key):
     parser = registry.get_parser(key)
     assert isinstance(parser, InstrumentParser)

@@ -40,11 +40,37 @@ def _parse(path: Path):
     return key, registry.get_parser(key).parse(data, path.name) if key else None
 
 
+# Every real export in ../shared and the format it must be detected as (by folder, or by file
+# where a folder holds several vendors' exports).
+EXPECTED_FORMAT = {
+    "nta-nanosight": "nta_nanosight",
+    "zetaview": "zetaview",
+    "fcs": "fcs",
+    "zetasizer": "zetasizer",
+    "rdml": "rdml",
+    "Benchling-Open-Source__allotropy__example01.csv": "cfx",
+    "Benchling-Open-Source__allotropy__appbio_quantstudio_example01.txt": "quantstudio",
+    "Benchling-Open-Source__allotropy__Lowry_Protein_Assay_no_results_matrix.txt": "gen5",
+    "Benchling-Open-Source__allotropy__endpoint_stdcurve_singleplate.txt": "gen5",
+    "Benchling-Open-Source__allotropy__MD_SMP_absorbance_endpoint_example01.txt": "softmax_pro",
+    "Benchling-Open-Source__allotropy__skanit_data.xlsx": "skanit",
+    "Benchling-Open-Source__allotropy__SLA01P01_OD.xlsx": "magellan",
+}
+
+
 @needs_shared
 @pytest.mark.parametrize("path", ALL, ids=_id)
 def test_every_real_file_is_detected_as_its_format(path):
-    expected = OWN_FORMATS.get(path.parent.name)
+    expected = EXPECTED_FORMAT.get(path.name) or EXPECTED_FORMAT.get(path.parent.name)
+    assert expected, f"add {path.name} to EXPECTED_FORMAT"
     assert registry.detect_format(path.name, path.read_bytes()[:DETECT_BYTES]) == expected
+
+
+@needs_shared
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_every_real_file_parses_with_its_parser(path):
+    _key, result = _parse(path)
+    assert result is not None, f"{path.name}: not recognised"
 
 
 @needs_shared
