@@ -2,7 +2,9 @@
 
 A parser module declares a class with ``format`` (registry key), ``label``, ``version``,
 ``detect(name, head) -> bool`` (file name and the first bytes only) and
-``parse(data, name) -> result``. Anything wrong with the file raises ``ParseError`` with
+``parse(data, name) -> result`` (a ``ParticleResult`` or one of ``results.py``'s types). A
+parser for big binary files (FCS) also has ``parse_stream(stream, name)``: the pipeline then
+hands it the stored file instead of its bytes, and ``max_bytes`` caps the size. Anything wrong with the file raises ``ParseError`` with
 the place it was found; a parser never raises anything else on bad input.
 """
 
@@ -80,4 +82,4 @@ class InstrumentParser(Protocol):
 
     def detect(self, name: str, head: bytes) -> bool: ...
 
-    def parse(self, data: bytes, name: str = "") -> ParticleResult: ...
+    def parse(self, data: bytes, name: str = "") -> Any: ...
