@@ -42,8 +42,12 @@ def layout_to_plate_map(layout: dict[str, dict[str, Any]], *, uploader) -> dict[
         item: dict[str, Any] = {"role": role}
         if role == "standard" and entry.get("concentration") is not None:
             item["concentration"] = entry["concentration"]
+        if role in ("sample", "control"):
+            dilution = _number(entry.get("dilution"))
+            item["dilution"] = dilution if dilution and 1 <= dilution <= MAX_DILUTION else 1.0
         if names[raw_well]:
-            item["name"] = names[raw_well][:80]
+            group = str(entry.get("group") or "")
+            item["name"] = (f"{group} {names[raw_well]}" if group else names[raw_well])[:80]
         tokens = accession_tokens(names[raw_well])
         if role == "sample" and len(tokens) == 1 and tokens[0] in tubes:
             item["sample"] = str(tubes[tokens[0]])
