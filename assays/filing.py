@@ -52,11 +52,14 @@ def filer_for(result: Any) -> Filer:
     raise ResultError(f"no filing for a parse result of type {type(result).__name__}")
 
 
-def clear_results(file_ids: list[int]) -> None:
-    """Remove what files produced, keeping what people added to their plates and runs."""
+def clear_results(file_ids: list[int], *, refiling: bool = False) -> None:
+    """Remove what files produced, keeping what people added to their plates and runs.
+    When the files are about to be filed again (``refiling``), a flow measurement stays for
+    ``FlowFiler.store`` to update, so its MIFlowCyt-EV fields are not lost."""
     ParticleMeasurement.objects.filter(instrument_file_id__in=file_ids).delete()
     DLSMeasurement.objects.filter(instrument_file_id__in=file_ids).delete()
-    FlowMeasurement.objects.filter(instrument_file_id__in=file_ids).delete()
+    if not refiling:
+        FlowMeasurement.objects.filter(instrument_file_id__in=file_ids).delete()
     QPCRResult.objects.filter(run__instrument_file_id__in=file_ids).delete()
     for assay in ProteinAssay.objects.filter(instrument_file_id__in=file_ids):
         assay.measurements.all().delete()
@@ -149,7 +152,12 @@ class FlowFiler:
     ) -> None:
         assert aliquot is not None
         common = _common(instrument_file, aliquot)
-        measurement = FlowMeasurement(**common, **prepared)
+        measurement = FlowMeasurement.objects.filter(instrument_file_id=instrument_file.pk).first()
+        if measurement is None:
+            measurement = FlowMeasurement(**common, **prepared)
+        else:  # re-processed: the parsed part is replaced, the person's part kept
+            for key in ("aliquot_id", "study_id", *_FLOW_PARSED):
+                setattr(measurement, key, common.get(key, prepared.get(key)))
         measurement.event_concentration_per_ml = measurement.compute_concentration()
         measurement.save()
 

@@ -420,7 +420,7 @@ def _finish(file_id: int, *, status: str, fields: dict[str, Any], store=None, al
         if instrument_file is None:
             logger.info("Instrument file %s was finished elsewhere; result dropped.", file_id)
             return
-        filing.clear_results([file_id])
+        filing.clear_results([file_id], refiling=store is not None)
         now = timezone.now()
         updates = {"status": status, "processed_at": now, "updated_at": now, **fields}
         InstrumentFile.objects.filter(pk=file_id).update(**updates)

@@ -92,11 +92,14 @@ def clean_plate_map(assay: ProteinAssay, plate_map: Any, *, user) -> dict[str, d
                 continue
             item["dilution"] = dilution
         if role == "sample":
+            # A sample not (yet) linked to a tube is kept: it is interpolated and shown, but no
+            # result is stored for it.
             sample = str(entry.get("sample") or "").strip()
-            if not sample.isdigit():
+            if sample and not sample.isdigit():
                 problems.append(f"{well}: pick the tube this sample well holds")
                 continue
-            item["sample"] = sample
+            if sample:
+                item["sample"] = sample
         if entry.get("name"):
             item["name"] = str(entry["name"])[:80]
         cleaned[well] = item
@@ -152,9 +155,16 @@ def save_plate_map(
 
 
 def quantify_assay(assay: ProteinAssay) -> PlateQuantification:
-    """Fit and interpolate the plate as it is stored (raises PlateMapError / CurveError)."""
+    """Fit and interpolate the plate as it is stored (raises PlateMapError / CurveError).
+    Sample wells without a tube are computed as controls named after their label, so the
+    page still shows their numbers."""
+    plate_map = {}
+    for well, entry in assay.plate_map.items():
+        if entry.get("role") == "sample" and not entry.get("sample"):
+            entry = {**entry, "role": "control", "sample": entry.get("name") or well}
+        plate_map[well] = entry
     return quantify_plate(
-        assay.values, assay.plate_map, assay.curve_model, subtract_blank=assay.subtract_blank
+        assay.values, plate_map, assay.curve_model, subtract_blank=assay.subtract_blank
     )
 
 
