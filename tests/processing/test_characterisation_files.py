@@ -69,11 +69,10 @@ def test_reprocessing_an_fcs_file_keeps_the_miflowcyt_fields_people_entered(
     flow = FlowMeasurement.objects.get(instrument_file=upload)
     assert reload(upload).status == FileStatus.PARSED
     assert flow.event_count == 2000
-    # Re-processing replaces the parsed row; the people's fields are the point of the test.
     assert (flow.calibration_beads, flow.refractive_index_assumed) == (
         "Rosetta Calibration",
         1.40,
-    ) or pytest.fail("MIFlowCyt-EV fields entered by a person were lost on re-processing")
+    ), "MIFlowCyt-EV fields entered by a person were lost on re-processing"
 
 
 def test_a_zetasizer_export_becomes_dls_records_on_the_named_tube(make_file, tube):
