@@ -30,6 +30,7 @@ run: $(STAMP)
 	  $(BIN)/python manage.py migrate --noinput && \
 	  $(BIN)/python manage.py load_demo_data --if-debug && \
 	  $(BIN)/python manage.py load_demo_protocols --if-debug && \
+	  $(BIN)/python manage.py load_demo_characterisation --if-debug && \
 	  echo "Serving ExoLIMS on http://$(HOST):$(PORT)/ (Ctrl-C stops it and the embedded database)" && \
 	  exec $(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)'
 

@@ -123,8 +123,11 @@ def save_plate_map(
     subtract_blank: bool | None = None,
     read_index: int | None = None,
 ) -> ProteinAssay:
-    """Store the user's map and settings and recompute the plate's results atomically."""
-    if not ProteinAssay.objects.visible_to(user).filter(pk=assay.pk).exists():
+    """Store the user's map and settings and recompute the plate's results atomically.
+    Only an editor of every study the plate holds results for may do it."""
+    from .characterisation_services import can_edit_plate  # it builds on this module
+
+    if not can_edit_plate(user, assay):
         raise PermissionDenied("You cannot edit this plate.")
     errors: dict[str, str] = {}
     if method is not None and method not in ProteinMethod.values:

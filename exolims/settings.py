@@ -251,6 +251,12 @@ SPECTACULAR_SETTINGS = {
         "StorageKindEnum": "samples.choices.StorageKind",
         "CustodyKindEnum": "samples.choices.CustodyKind",
         "StepKindEnum": "assays.choices.StepKind",
+        "ProteinMethodEnum": "assays.choices.ProteinMethod",
+        "MarkerMethodEnum": "assays.choices.MarkerMethod",
+        "ImagingMethodEnum": "assays.choices.ImagingMethod",
+        "ParticleMethodEnum": "assays.choices.ParticleMethod",
+        "ProteinAssayStatusEnum": "assays.choices.ProteinAssayStatus",
+        "DLSKindEnum": "assays.choices.DLSKind",
     },
 }
 
