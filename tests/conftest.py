@@ -18,6 +18,28 @@ from samples.models import Donor, Sample, Study, StudyMembership
 PASSWORD = "correct-horse-battery-staple"
 
 
+@pytest.fixture(autouse=True)
+def _builtin_vocabularies(request, django_db_blocker):
+    """Put the migrations' seed data back after a transactional test. Such tests end with a
+    flush that empties every table, including the marker vocabulary and the compliance
+    rules the data migrations load; tests after them expect those rows. This fixture is
+    set up first, so its teardown runs after the flush."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or any(
+        name in request.fixturenames for name in ("transactional_db", "live_server")
+    )
+    if not transactional:
+        return
+    from assays.compliance.catalogue import load_builtin_rules
+    from assays.models import ComplianceRule, Marker
+    from assays.vocabulary import load_builtin_markers
+
+    with django_db_blocker.unblock():
+        load_builtin_markers(Marker)
+        load_builtin_rules(ComplianceRule)
+
+
 @pytest.fixture
 def make_user(db):
     def make(username: str, **extra: Any):
