@@ -52,4 +52,5 @@ urlpatterns = [
     # Characterisation beyond particle counts
     path("", include("assays.urls_characterisation")),
     path("", include("assays.urls_markers")),
+    path("", include("assays.urls_reporting")),
 ]

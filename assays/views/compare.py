@@ -1,8 +1,9 @@
 """Protocols (or single versions) side by side: how their runs went in the user's studies.
 
-Yield and modal size come from particle measurements of the preparations
-(``assays.comparison``); purity needs protein quantification, which is not recorded yet, and
-the page says so instead of showing a number.
+Per run: yield and modal size from particle measurements of the preparations, purity
+(particles per µg protein) and marker completeness from the compliance engine
+(``assays.comparison``); per column, their distribution over runs (median, range,
+inter-run CV) and a strip plot on an axis shared by all columns.
 """
 
 from __future__ import annotations
@@ -22,10 +23,22 @@ from django.views.decorators.http import require_GET
 
 from ..choices import NomenclatureTerm, StepKind
 from ..comparison import (
+    PURITY_UNIT,
     YIELD_UNIT,
+    QualitySummary,
+    RunQuality,
     RunYield,
+    Spread,
     YieldSummary,
+    linear_axis,
+    list_run_quality,
     list_run_yields,
+    log_axis,
+    marker_points,
+    metric_strip_svg,
+    mode_points,
+    purity_points,
+    summarise_quality,
     summarise_runs,
     yield_axis,
     yield_strip_svg,
@@ -89,18 +102,14 @@ class Column:
     version_ids: set[int] = field(default_factory=set)
     summary: YieldSummary | None = None
     plot: SafeString | str = ""
+    quality: QualitySummary | None = None
+    purity_plot: SafeString | str = ""
+    mode_plot: SafeString | str = ""
+    marker_plot: SafeString | str = ""
 
     @property
     def yield_text(self) -> str:
-        spread = self.summary.yield_per_ml if self.summary else None
-        if spread is None:
-            return ""
-        if spread.n == 1:
-            return scientific(spread.median)
-        return (
-            f"{scientific(spread.median)} [{scientific(spread.minimum)}–"
-            f"{scientific(spread.maximum)}]"
-        )
+        return _scientific_spread(self.summary.yield_per_ml if self.summary else None)
 
     @property
     def mode_text(self) -> str:
@@ -120,12 +129,45 @@ class Column:
         return _percent(self.summary.mode_nm if self.summary else None)
 
     @property
+    def purity_text(self) -> str:
+        spread = self.quality.purity_per_ug if self.quality else None
+        return _scientific_spread(spread)
+
+    @property
+    def purity_cv_text(self) -> str:
+        return _percent(self.quality.purity_per_ug if self.quality else None)
+
+    @property
+    def marker_text(self) -> str:
+        spread = self.quality.marker_completeness_pct if self.quality else None
+        if spread is None:
+            return ""
+        if spread.n == 1:
+            return f"{spread.median:.0f} %"
+        return f"{spread.median:.0f} % [{spread.minimum:.0f}–{spread.maximum:.0f} %]"
+
+    @property
+    def marker_cv_text(self) -> str:
+        return _percent(self.quality.marker_completeness_pct if self.quality else None)
+
+    @property
     def input_total_text(self) -> str:
         return ml_text(self.input_total_ml)
 
     @property
     def input_median_text(self) -> str:
         return ml_text(self.input_median_ml)
+
+
+def _scientific_spread(spread: Spread | None) -> str:
+    """Median [min–max] in scientific notation: "3.50 × 10⁹ [3.00 × 10⁹–4.00 × 10⁹]"."""
+    if spread is None:
+        return ""
+    if spread.n == 1:
+        return scientific(spread.median)
+    return (
+        f"{scientific(spread.median)} [{scientific(spread.minimum)}–{scientific(spread.maximum)}]"
+    )
 
 
 def _percent(spread) -> str:
@@ -135,7 +177,7 @@ def _percent(spread) -> str:
 
 
 def _columns(user, protocols, versions) -> list[Column]:
-    """Five queries whatever the number of columns or runs."""
+    """A fixed number of queries whatever the number of columns or runs."""
     columns: list[Column] = []
     protocol_ids = [p.pk for p in protocols]
     by_protocol: dict[int, set[int]] = {pk: set() for pk in protocol_ids}
@@ -162,6 +204,7 @@ def _columns(user, protocols, versions) -> list[Column]:
         )
     wanted = set().union(*(c.version_ids for c in columns)) if columns else set()
     runs: list[RunYield] = list_run_yields(user=user, version_ids=wanted)
+    quality: dict[int, RunQuality] = list_run_quality(user=user, version_ids=wanted)
     terms = list(
         EVPreparation.objects.visible_to(user)
         .filter(run__protocol_version_id__in=wanted)
@@ -175,8 +218,41 @@ def _columns(user, protocols, versions) -> list[Column]:
         .values_list("version_id", "kind")
     )
     axis = yield_axis(r.yield_per_ml for r in runs)
+    purity_axis = log_axis(q.purity_per_ug for q in quality.values())
+    mode_axis = linear_axis(r.mode_nm for r in runs)
+    marker_axis = linear_axis((q.marker_completeness_pct for q in quality.values()), ceiling=100.0)
     for index, column in enumerate(columns, start=1):
         mine = [r for r in runs if r.version_id in column.version_ids]
+        # In run order, like the yield plot: the same run is the same dot in every plot.
+        mine_quality = [quality[r.run_id] for r in mine if r.run_id in quality]
+        column.quality = summarise_quality(mine_quality)
+        if purity_axis is not None:
+            column.purity_plot = metric_strip_svg(
+                purity_points(mine_quality),
+                axis=purity_axis,
+                unit=PURITY_UNIT,
+                title=f"Purity per run, {column.label}",
+                element_id=f"purity-plot-{index}",
+                metric="purity",
+            )
+        if mode_axis is not None:
+            column.mode_plot = metric_strip_svg(
+                mode_points(mine),
+                axis=mode_axis,
+                unit="modal size (nm)",
+                title=f"Modal size per run, {column.label}",
+                element_id=f"mode-plot-{index}",
+                metric="mode",
+            )
+        if marker_axis is not None:
+            column.marker_plot = metric_strip_svg(
+                marker_points(mine_quality),
+                axis=marker_axis,
+                unit="% of marker rules passed",
+                title=f"Marker completeness per run, {column.label}",
+                element_id=f"marker-plot-{index}",
+                metric="markers",
+            )
         volumes = [r.input_ml or Decimal(0) for r in mine]
         counts = [r.preparations for r in mine]
         column.summary = summarise_runs(mine)
@@ -217,5 +293,11 @@ def compare(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "assays/compare.html",
-        {"form": form, "columns": columns, "section": SECTION, "yield_unit": YIELD_UNIT},
+        {
+            "form": form,
+            "columns": columns,
+            "section": SECTION,
+            "yield_unit": YIELD_UNIT,
+            "purity_unit": PURITY_UNIT,
+        },
     )
