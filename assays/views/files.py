@@ -422,6 +422,7 @@ class FileDetailView(FileMixin, DetailView):
     template_name = "assays/files/detail.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from .measurements import file_records
         from .particles import measurement_rows
 
         instrument_file = self.object
@@ -436,6 +437,8 @@ class FileDetailView(FileMixin, DetailView):
             .select_related("aliquot")
             .defer("distribution")
         )
+        # Plates, qPCR runs, flow and DLS records parsed from this file.
+        records = file_records(user, instrument_file)
         return super().get_context_data(
             format_label=format_labels().get(instrument_file.format, instrument_file.format),
             size=size_text(instrument_file.size_bytes),
@@ -443,7 +446,10 @@ class FileDetailView(FileMixin, DetailView):
             can_rerun=may_rerun,
             resolve_form=resolve_form,
             measurements=measurements,
-            hidden_results=instrument_file.status == FileStatus.PARSED and not measurements,
+            records=records,
+            hidden_results=instrument_file.status == FileStatus.PARSED
+            and not measurements
+            and not records,
             tab="details",
             **kwargs,
         )

@@ -445,8 +445,11 @@ class ParticleListView(PageMixin, TemplateView):
 
 
 def characterisation_panel(*, request: HttpRequest, aliquot: Aliquot, role: str | None) -> str:
-    """Particle measurements of this tube with a small plot each, files still being
-    processed for it, and (editors) a drop zone that files uploads on this tube."""
+    """Every kind of result of this tube: particle measurements with a small plot each, then
+    protein, markers, imaging, flow, DLS and qPCR (one query per kind); files still being
+    processed for it; and (editors) "Add …" buttons and a drop zone aimed at this tube."""
+    from .measurements import panel_add_links, panel_sections
+
     user = request.user
     measurements = list(
         visible_measurements(user)
@@ -465,13 +468,29 @@ def characterisation_panel(*, request: HttpRequest, aliquot: Aliquot, role: str 
         .only("id", "original_name", "status", "error", "review_reason", "received_at")
         .order_by("-received_at", "-id")[:PANEL_FILES]
     )
+    sections = panel_sections(user=user, aliquot=aliquot)
+    kinds = {
+        "protein": "protein",
+        "markers": "marker",
+        "imaging": "imaging",
+        "flow": "flow",
+        "dls": "DLS",
+        "qpcr": "qPCR",
+    }
+    empty = [label for key, label in kinds.items() if not sections[key]]
     can_upload = has_role(role, Role.EDITOR)
     return render_to_string(
-        "assays/_aliquot_panel.html",
+        "assays/characterisation_panel.html",
         {
             "aliquot": aliquot,
             "measurements": measurements,
             "more": more,
+            **sections,
+            "has_results": len(empty) < len(kinds),
+            "empty_kinds": ", ".join(empty[:-1]) + (" or " if len(empty) > 1 else "") + empty[-1]
+            if empty
+            else "",
+            "add_links": panel_add_links(aliquot) if can_upload else [],
             "pending": pending,
             "final_statuses": FINAL_STATUSES,
             "can_upload": can_upload,
