@@ -10,8 +10,10 @@ class AssaysConfig(AppConfig):
         # registry, so samples never imports assays.
         from samples.panels import register_panel
 
+        from .views.compliance import compliance_panel
         from .views.particles import characterisation_panel
         from .views.runs import isolation_panel
 
         register_panel(isolation_panel)
         register_panel(characterisation_panel)
+        register_panel(compliance_panel)

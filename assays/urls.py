@@ -53,4 +53,5 @@ urlpatterns = [
     path("", include("assays.urls_characterisation")),
     path("", include("assays.urls_markers")),
     path("", include("assays.urls_reporting")),
+    path("", include("assays.urls_compliance")),
 ]

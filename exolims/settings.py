@@ -257,6 +257,8 @@ SPECTACULAR_SETTINGS = {
         "ParticleMethodEnum": "assays.choices.ParticleMethod",
         "ProteinAssayStatusEnum": "assays.choices.ProteinAssayStatus",
         "DLSKindEnum": "assays.choices.DLSKind",
+        "RuleStatusEnum": "assays.choices.RuleStatus",
+        "ComplianceSeverityEnum": "assays.choices.ComplianceSeverity",
     },
 }
 

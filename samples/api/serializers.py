@@ -87,6 +87,8 @@ class StudySerializer(ValidatedModelSerializer):
             "principal_investigator",
             "is_active",
             "max_freeze_thaw_cycles",
+            "compliance_profile",
+            "purity_min_particles_per_ug",
             "my_role",
             "created_at",
             "updated_at",

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from ..choices import Role
+from ..choices import ComplianceProfile, Role
 from ..models import Study, StudyMembership
 
 
@@ -23,8 +23,18 @@ class StudyForm(forms.ModelForm):
             "principal_investigator",
             "is_active",
             "max_freeze_thaw_cycles",
+            "compliance_profile",
+            "purity_min_particles_per_ug",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Scripts and older forms that do not send it get the model's default standard.
+        self.fields["compliance_profile"].required = False
+
+    def clean_compliance_profile(self) -> str:
+        return self.cleaned_data.get("compliance_profile") or ComplianceProfile.MISEV2018
 
     @transaction.atomic
     def create(self, *, creator) -> Study:

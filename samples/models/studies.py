@@ -116,6 +116,7 @@ class Study(models.Model):
         "purity cut-off (particles/µg)",
         null=True,
         blank=True,
+        validators=[MinValueValidator(1.0)],
         help_text="Preparations below this particle:protein ratio are flagged (empty: the rule's).",
     )
     max_freeze_thaw_cycles = models.PositiveSmallIntegerField(
