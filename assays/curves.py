@@ -424,4 +424,9 @@ def _r_squared(y: np.ndarray, fitted: np.ndarray, w: np.ndarray | None) -> float
     mean = (weights * y).sum() / weights.sum()
     ss_tot = float((weights * (y - mean) ** 2).sum())
     ss_res = float((weights * (y - fitted) ** 2).sum())
-    return 1.0 - ss_res / ss_tot  # ss_tot > 0: flat standards were refused before
+    if not ss_tot > 0:  # responses so small their spread underflows: nothing to read
+        raise CurveError(
+            "The standards' responses are too close to zero to fit a curve; check the "
+            "plate read and the wells picked as standards."
+        )
+    return 1.0 - ss_res / ss_tot

@@ -190,10 +190,10 @@ def test_bad_files_fail_with_a_clear_message_and_are_not_retried(rig, tube, memb
         "empty": (b"", "the file is empty; format not recognised; supported: "),
         "binary": (bytes(range(256)) * 64, "format not recognised; supported: "),
         "wrong format": (
-            b"Record\tSample Name\tZ-Average (d.nm)\n1\tbeads\t102.3\n",
+            b"Sample\tAbsorbance\tComment\nbeads\t102.3\tnone\n",
             "format not recognised; supported: ",
         ),
-        "fcs file": (b"FCS3.1    " + b"\x00" * 500, "format not recognised; supported: "),
+        "broken fcs file": (b"FCS3.1    " + b"\x00" * 500, "the FCS HEADER offsets"),
         "truncated (fake)": (
             b"FAKE-NTA v1\nSample Name,x\n",
             'missing row (column "Concentrations")',
