@@ -54,6 +54,9 @@ def parse_decimal(value: object) -> Decimal:
             )
         text = f"{whole}.{fraction}"
     try:
-        return Decimal(text)
+        number = Decimal(text)
     except (InvalidOperation, ValueError):
         raise ValidationError(f"{value!r} is not a number.", code="invalid") from None
+    if not number.is_finite():  # "NaN", "sNaN", "Infinity" parse, but are no amount
+        raise ValidationError(f"{value!r} is not a number.", code="invalid")
+    return number

@@ -164,6 +164,12 @@ def test_unknown_volume_unit_and_ambiguous_numbers_rejected():
         parse_decimal("lots")
 
 
+@pytest.mark.parametrize("text", ["NaN", "sNaN", "Infinity", "-inf"])
+def test_special_decimal_values_are_not_numbers(text):
+    with pytest.raises(ValidationError, match="not a number"):
+        parse_decimal(text)
+
+
 def test_visible_to_follows_membership(members, study, other_study, make_sample):
     mine = make_sample()
     Donor.objects.create(study=other_study, code="O-1")
