@@ -16,7 +16,7 @@ import django_filters as filters
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.urls import include, path
+from django.urls import NoReverseMatch, include, path, reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -40,7 +40,7 @@ from samples.models import Study
 from .. import evtrack
 from ..choices import ComplianceSeverity, RuleStatus
 from ..compliance.checks import CHECKS, PROFILES
-from ..compliance.engine import evaluate_preparations
+from ..compliance.engine import PreparationReport, evaluate_preparations
 from ..compliance.rules import FIX_KINDS, create_rule, new_rule_version, set_rule_active
 from ..models import ComplianceRule, EVPreparation
 
@@ -70,6 +70,9 @@ class ComplianceEvidenceSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     label = serializers.CharField()
     url_name = serializers.CharField(help_text="The record's page (URL name), if it has one.")
+    url = serializers.CharField(
+        allow_null=True, help_text="The record's page (a path), null when it has none."
+    )
 
 
 class ComplianceRuleResultSerializer(serializers.Serializer):
@@ -131,6 +134,33 @@ class ComplianceReportSerializer(serializers.Serializer):
 # --- Reports ----------------------------------------------------------------------------------
 
 
+def _evidence_url(url_name: str, pk: int) -> str | None:
+    if not url_name:
+        return None
+    try:
+        return reverse(url_name, args=[pk])
+    except NoReverseMatch:
+        return None  # a kind of record without a page (yet)
+
+
+def report_data(
+    report: PreparationReport, urls: dict[tuple[str, int], str | None] | None = None
+) -> dict[str, Any]:
+    """``report.as_dict()`` with each evidence record's page as a ``url`` beside its
+    ``url_name``, so clients need not know the site's URL names. ``urls`` caches the
+    reversals across the reports of a page (the same run and sample recur)."""
+    urls = {} if urls is None else urls
+    data = report.as_dict()
+    for key in ("results", "flags", "next_steps"):
+        for result in data[key]:
+            for evidence in result["evidence"]:
+                where = (evidence["url_name"], evidence["id"])
+                if where not in urls:
+                    urls[where] = _evidence_url(*where)
+                evidence["url"] = urls[where]
+    return data
+
+
 class PreparationComplianceView(APIView):
     """How completely one EV preparation is reported: every rule of its study's profile
     and the companion profiles (EV-METRIC, source-specific), scores, purity and recovery,
@@ -150,7 +180,7 @@ class PreparationComplianceView(APIView):
         report = evaluate_preparations([pk], profile=profile).get(pk)
         if report is None:  # deleted between the two reads
             raise Http404
-        return Response(report.as_dict())
+        return Response(report_data(report))
 
 
 class PreparationPagination(KeysetPagination):
@@ -184,8 +214,9 @@ class StudyComplianceView(generics.ListAPIView):
         profile = _profile(request)
         page = self.paginate_queryset(self.get_queryset())
         reports = evaluate_preparations([p.pk for p in page], profile=profile)
+        urls: dict[tuple[str, int], str | None] = {}
         return self.get_paginated_response(
-            [reports[p.pk].as_dict() for p in page if p.pk in reports]
+            [report_data(reports[p.pk], urls) for p in page if p.pk in reports]
         )
 
 

@@ -1,6 +1,7 @@
-"""The built-in rule catalogue (EV-DOMAIN.md §7, with the MISEV2018 checklist items of §1.2,
-the nine EV-METRIC components of §2, the source-specific requirements of §1.3/§1.5 and the
-plausibility ranges of §4.3).
+"""The built-in rule catalogue (the team's EV-DOMAIN.md §7, with the MISEV2018 checklist
+items of §1.2, the nine EV-METRIC components of §2, the source-specific requirements of
+§1.3/§1.5 and the plausibility ranges of §4.3). Each rule's ``source`` cites the
+publication, which is what users are shown; the domain notes are the team's, not theirs.
 
 Plain data, loaded into ``ComplianceRule`` rows by a data migration. Labs then edit the rows
 (a new version), switch them off or add their own; ``load_builtin_rules`` only ever adds
@@ -80,7 +81,7 @@ def _rule(
         "params": params or {},
         "applies_when": applies_when or {},
         "explanation": explanation,
-        "source": f"{source} · EV-DOMAIN.md §7" if source else "EV-DOMAIN.md §7",
+        "source": source,
         "fix_hint": fix_hint,
         "fix_kind": fix_kind,
     }
@@ -114,7 +115,8 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
         explanation="Quantify the preparation by at least two methods among particle number, "
         "protein and lipid (MISEV2018 Q2).",
         source=MISEV2018_CHECKLIST,
-        fix_hint="Add a particle count (NTA) and a protein measurement (BCA, Qubit).",
+        fix_hint="Add the missing quantification: a particle count (NTA) or a protein "
+        "measurement (BCA, Qubit).",
         fix_kind="protein",
     ),
     _rule(
@@ -135,7 +137,8 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
         "how much non-vesicular protein came along (MISEV2018 Q3). Below the cut-off is a soft "
         "warning: the bands are Webber & Clayton's, recalled, and method-dependent.",
         source=f"{MISEV2018_CHECKLIST}; {WEBBER}",
-        fix_hint="Measure particles and protein on the preparation (or an aliquot of it).",
+        fix_hint="Measure what is missing — particles or protein — on the preparation (or an "
+        "aliquot of it).",
         fix_kind="protein",
     ),
     # --- MISEV2018 checklist: markers (M1–M4) ---------------------------------------------
@@ -298,12 +301,12 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
         MISEV,
         "Antibodies identified, with dilution",
         "antibody_details",
-        {"accept_clone_or_catalogue": False, "require_dilution": True},
+        {"require_dilution": True},
         applies_when={"flags": ["antibody_assay"]},
         explanation="Every antibody is identified (RRID, or clone and catalogue number) and "
         "its dilution given, so the assay can be repeated.",
         source=f"{MISEV2018}; {EVTRACK}",
-        fix_hint="Add the antibody RRID (or clone + catalogue no.) and dilution.",
+        fix_hint="Add the antibody RRID (or clone and catalogue number) and dilution.",
         fix_kind="marker",
     ),
     _rule(
@@ -358,7 +361,7 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
         applies_when={"nomenclature_terms": ["small_EV"]},
         explanation="NTA sizing is unreliable below ~50 nm and a small-EV preparation with a "
         "mode above 300 nm is not one (inferred heuristic).",
-        source=f"{MISEV2023_T2}; EV-DOMAIN.md §4.3",
+        source=MISEV2023_T2,
         fix_hint="Check the NTA settings or the small-EV claim.",
         fix_kind="particles",
     ),
@@ -526,7 +529,7 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
         applies_when={"step_kinds_any": ["density_gradient"], "nomenclature_terms": EV_TERMS},
         explanation="Small EVs float at about 1.10–1.19 g/mL; an 'EV fraction' outside "
         "1.08–1.21 g/mL is more likely lipoproteins (HDL 1.063–1.21, LDL < 1.063) or protein.",
-        source="EV-DOMAIN.md §4.3 (recalled ranges)",
+        source=f"{MISEV2018} (EV buoyant densities; ranges recalled, verify)",
         fix_hint="Check the fraction densities and which fractions were pooled.",
         fix_kind="run",
     ),
@@ -540,7 +543,7 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
         applies_when={"fluid_types": BLOOD_DERIVED, "nomenclature_terms": EV_TERMS},
         explanation="Plasma holds about 10¹⁰ EVs per mL; far more particles per mL of plasma "
         "are lipoproteins unless shown otherwise.",
-        source="Johnsen et al., BBA Rev Cancer 2019;1871:109–16; EV-DOMAIN.md §4.3",
+        source="Johnsen et al., BBA Rev Cancer 2019;1871:109–16",
         fix_hint="Report APOA1 and APOB, or separate lipoproteins.",
         fix_kind="marker",
     ),
@@ -919,12 +922,13 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
         ["EV-METRIC"],
         "Antibody specifics",
         "antibody_details",
-        {"accept_clone_or_catalogue": True, "require_dilution": True},
+        {"require_dilution": True},
         applies_when={"flags": ["antibody_assay"]},
-        explanation="Every antibody has its clone or catalogue number (or RRID) and dilution. "
-        "Applicable only when an antibody-based assay was used.",
+        explanation="Every antibody is identified (RRID, or clone and catalogue number) and "
+        "its dilution given — the same test as CH-09-AB. Applicable only when an "
+        "antibody-based assay was used.",
         source=EVTRACK,
-        fix_hint="Add the antibody clone/catalogue no. and dilution.",
+        fix_hint="Add the antibody RRID (or clone and catalogue number) and dilution.",
         fix_kind="marker",
     ),
     _rule(

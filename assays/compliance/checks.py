@@ -67,6 +67,7 @@ __all__ = [
     "Evidence",
     "Outcome",
     "P",
+    "antibody_gaps",
     "applies",
     "compile_applies_when",
     "resolve",
@@ -99,6 +100,9 @@ class Outcome(NamedTuple):
     message: str
     evidence: tuple[Evidence, ...] = ()
     flag: bool = False
+    # What this outcome lacks when that is narrower than the rule's own fix_kind (a rule
+    # asking for particles *and* protein, where only particles are missing).
+    fix_kind: str = ""
 
 
 def _pass(message: str, evidence: Iterable[Evidence] = ()) -> Outcome:
@@ -839,7 +843,19 @@ def quantification_methods(facts: PreparationFacts, p: dict[str, Any]) -> Outcom
     names = _listing(found) or "none"
     if len(found) >= p["min"]:
         return _pass(f"Quantified by {names}.", found.values())
-    return _fail(f"{len(found)} of {p['min']} quantification methods ({names}).", found.values())
+    # The fix adds the first quantification the preparation lacks.
+    lacking = [
+        kind
+        for kind, name in (("particles", "particle number"), ("protein", "protein"))
+        if kind in p["methods"] and name not in found
+    ]
+    return Outcome(
+        "fail",
+        f"{len(found)} of {p['min']} quantification methods ({names}).",
+        tuple(found.values()),
+        False,
+        lacking[0] if lacking else "",
+    )
 
 
 @check(
@@ -869,7 +885,13 @@ def purity_ratio(facts: PreparationFacts, p: dict[str, Any]) -> Outcome:
             for name, have in (("particle concentration", has_particles), ("protein", has_protein))
             if not have
         ] or ["both on the preparation or an aliquot of it"]
-        return _fail(f"No particle:protein ratio: needs {_listing(lacking)}.")
+        return Outcome(
+            "fail",
+            f"No particle:protein ratio: needs {_listing(lacking)}.",
+            (),
+            False,
+            "particles" if not has_particles else "protein" if not has_protein else "",
+        )
     particle = next(x for x in facts.particles if x.id == result.particle_measurement_id)
     protein = next(x for x in facts.protein if x.id == result.protein_measurement_id)
     evidence = (particle.evidence, protein.evidence)
@@ -991,30 +1013,29 @@ def weak_positive_evidence(facts: PreparationFacts, p: dict[str, Any]) -> Outcom
     )
 
 
+_MARKER_METHOD_LABELS = {str(v): str(label) for v, label in MarkerMethod.choices}
+
+
 def _marker_name(marker) -> str:
-    return f"{marker.symbol} ({marker.method.replace('_', ' ')})"
+    return f"{marker.symbol} ({_MARKER_METHOD_LABELS.get(marker.method, marker.method)})"
 
 
-def _identified(rrid: str, clone: str, catalogue: str, lenient: bool) -> bool:
-    if rrid and rrid.strip():
-        return True
-    has_clone, has_catalogue = bool(clone and clone.strip()), bool(catalogue and catalogue.strip())
-    return (has_clone or has_catalogue) if lenient else (has_clone and has_catalogue)
+def antibody_gaps(
+    rrid: Any, clone: Any, catalogue: Any, dilution: Any = None, *, needs_dilution: bool = True
+) -> list[str]:
+    """What keeps one antibody use from being fully described, the one definition every
+    rule uses (MISEV2018 and EV-METRIC ask the same): identified by an RRID, or by clone
+    *and* catalogue number, and — in an assay — its dilution. Empty when complete."""
+    gaps = []
+    if _blank(rrid) and (_blank(clone) or _blank(catalogue)):
+        gaps.append("RRID or clone + catalogue number")
+    if needs_dilution and _blank(dilution):
+        gaps.append("dilution")
+    return gaps
 
 
-def _marker_identified(marker, lenient: bool) -> bool:
-    return _identified(
-        marker.antibody_rrid, marker.antibody_clone, marker.antibody_catalogue, lenient
-    )
-
-
-def _step_identified(params: Mapping[str, Any], lenient: bool) -> bool:
-    return _identified(
-        str(params.get("antibody_rrid") or ""),
-        str(params.get("antibody_clone") or ""),
-        str(params.get("antibody_catalogue") or ""),
-        lenient,
-    )
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 @check(
@@ -1022,9 +1043,6 @@ def _step_identified(params: Mapping[str, Any], lenient: bool) -> bool:
     "Antibody details",
     params={
         "methods": P("str_list", default=sorted(ANTIBODY_METHODS), choices=_MARKER_METHODS),
-        "accept_clone_or_catalogue": P(
-            "bool", default=False, help="Clone or catalogue number alone identifies."
-        ),
         "require_dilution": P("bool", default=True),
         "include_capture_steps": P("bool", default=True, help="Immunoaffinity steps too."),
     },
@@ -1032,7 +1050,6 @@ def _step_identified(params: Mapping[str, Any], lenient: bool) -> bool:
 def antibody_details(facts: PreparationFacts, p: dict[str, Any]) -> Outcome:
     """Every antibody used (marker assays of ``methods``, immunoaffinity capture) is
     identified (RRID, or clone and catalogue number) and, in assays, has its dilution."""
-    lenient = p["accept_clone_or_catalogue"]
     used = [m for m in facts.markers if m.method in p["methods"]]
     steps = (
         [s for s in facts.run.steps if s.kind == StepKind.IMMUNOAFFINITY]
@@ -1043,18 +1060,30 @@ def antibody_details(facts: PreparationFacts, p: dict[str, Any]) -> Outcome:
         return _na("No antibody-based assay.")
     gaps, evidence = [], []
     for marker in used:
-        lacking = []
-        if not _marker_identified(marker, lenient):
-            lacking.append("RRID or clone + catalogue no." if not lenient else "clone/catalogue")
-        if p["require_dilution"] and _blank(marker.antibody_dilution):
-            lacking.append("dilution")
+        lacking = antibody_gaps(
+            marker.antibody_rrid,
+            marker.antibody_clone,
+            marker.antibody_catalogue,
+            marker.antibody_dilution,
+            needs_dilution=p["require_dilution"],
+        )
         if lacking:
             gaps.append(f"{_marker_name(marker)}: {_listing(lacking)}")
             evidence.append(marker.evidence)
-    for step in steps:
-        if not _step_identified(step.params, lenient):
-            gaps.append(f"capture step {step.order}: antibody RRID or clone + catalogue no.")
-    if steps and any(not _step_identified(s.params, lenient) for s in steps):
+    # A capture step's antibody is bound to beads or a column: no dilution to give.
+    unnamed = [
+        s
+        for s in steps
+        if antibody_gaps(
+            _text(s.params.get("antibody_rrid")),
+            _text(s.params.get("antibody_clone")),
+            _text(s.params.get("antibody_catalogue")),
+            needs_dilution=False,
+        )
+    ]
+    for step in unnamed:
+        gaps.append(f"capture step {step.order}: antibody RRID or clone + catalogue number")
+    if unnamed:
         evidence += _version_evidence(facts)
     if gaps:
         return _fail(f"Missing antibody details — {'; '.join(gaps)}.", evidence)
@@ -1107,7 +1136,7 @@ def images(facts: PreparationFacts, p: dict[str, Any]) -> Outcome:
         for record in records:
             if wanted <= record.views:
                 return _pass(
-                    f"{record.label}: {_listing(sorted(record.views))}.", [record.evidence]
+                    f"{record.label}: {_listing(_view_labels(record.views))}.", [record.evidence]
                 )
         best = max(records, key=lambda r: len(r.views & wanted))
         have = best.views
@@ -1116,9 +1145,16 @@ def images(facts: PreparationFacts, p: dict[str, Any]) -> Outcome:
         have = frozenset().union(*(r.views for r in records))
         evidence = [r.evidence for r in records]
         if wanted <= have:
-            return _pass(f"Views: {_listing(sorted(have))}.", evidence)
-    missing = sorted(wanted - have)
-    return _fail(f"No {_listing(v.replace('_', '-') for v in missing)} image.", evidence)
+            return _pass(f"Views: {_listing(_view_labels(have))}.", evidence)
+    missing = _view_labels(wanted - have)
+    return _fail(f"No {_listing(v.lower() for v in missing)} image.", evidence)
+
+
+_VIEW_LABELS = {str(v): str(label) for v, label in ImageView.choices}
+
+
+def _view_labels(views: Iterable[str]) -> list[str]:
+    return [_VIEW_LABELS.get(v, v.replace("_", " ")) for v in sorted(views)]
 
 
 @check(
@@ -1367,6 +1403,10 @@ def density_range(facts: PreparationFacts, p: dict[str, Any]) -> Outcome:
     return _pass(f"Pooled fraction density {shown} g/mL.", evidence)
 
 
+_FLUID_LABELS = {str(v): str(label) for v, label in FluidType.choices}
+_TERM_LABELS = {str(v): str(label) for v, label in NomenclatureTerm.choices}
+
+
 @check(
     "raw_fluid_particle_claim",
     "Particle counts of unseparated fluid",
@@ -1389,7 +1429,8 @@ def raw_fluid_particle_claim(facts: PreparationFacts, p: dict[str, Any]) -> Outc
     if not counts:
         return _na("No particle count.")
     return _warn(
-        f"Particle counts of {facts.fluid_type} without an EV separation step are mostly "
+        f"Particle counts of {_FLUID_LABELS.get(facts.fluid_type, facts.fluid_type).lower()} "
+        "without an EV separation step are mostly "
         "lipoproteins, not EVs.",
         [counts[0].evidence, *_version_evidence(facts)],
     )
@@ -1523,16 +1564,17 @@ def nomenclature(facts: PreparationFacts, p: dict[str, Any]) -> Outcome:
     prep = facts.preparation
     evidence = [prep.evidence]
     if prep.nomenclature_term not in _NOMENCLATURE_TERMS:
-        return _fail(f"{prep.nomenclature_term!r} is not a MISEV2023 term.", evidence)
+        return _fail(f"“{prep.nomenclature_term}” is not a MISEV2023 term.", evidence)
+    term = _TERM_LABELS[prep.nomenclature_term]
     author = prep.author_term.strip().lower()
     if author and author in {t.lower() for t in p["discouraged_author_terms"]}:
         return _warn(
             f"Called “{prep.author_term}”: a biogenesis term needs evidence of the subcellular "
-            f"origin; MISEV2023 term is {prep.nomenclature_term}.",
+            f"origin; the MISEV2023 term is {term}.",
             evidence,
             flag=False,
         )
-    return _pass(f"Named {prep.nomenclature_term}.", evidence)
+    return _pass(f"Named {term}.", evidence)
 
 
 # --- Applicability -------------------------------------------------------------------------

@@ -251,12 +251,16 @@ def _judge(spec: RuleSpec, facts: PreparationFacts) -> RuleResult:
         outcome = _NOT_APPLICABLE
     else:
         outcome = compiled.function(facts, compiled.params)
-    status, message, evidence, flag = outcome
+    status, message, evidence, flag, fix_kind = outcome
     flagged = flag and (status == "warn" or status == "fail")
+    tail = compiled.tail
+    if fix_kind and tail[1] and fix_kind != tail[1]:
+        # The check knows what exactly is missing; a rule without a fix link keeps none.
+        tail = (tail[0], fix_kind, *tail[2:])
     # Built from the rule's precomputed fields: a study's report makes tens of thousands.
     return _new_tuple(
         RuleResult,
-        (*compiled.head, status, message or spec.title, evidence, *compiled.tail, flagged),
+        (*compiled.head, status, message or spec.title, evidence, *tail, flagged),
     )
 
 

@@ -24,6 +24,7 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 from assays import centrifugation
+from assays.choices import Detection, ImagingMethod, MarkerMethod, ProteinMethod
 
 __all__ = [
     "SAMPLE_FIELDS",
@@ -378,6 +379,15 @@ def _date(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d}" if value else "undated"
 
 
+def _shown(choices: Any, value: str) -> str:
+    """A stored choice as people read it (Micro-BCA, not micro_bca); unknown values as
+    stored."""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value).replace("_", " ")
+
+
 def _rotor_params(row: Mapping[str, Any], params: dict[str, Any]) -> None:
     """Add the rotor's name, type and the k-factor at the step's speed to ``params``."""
     if not row["rotor__name"]:
@@ -615,7 +625,8 @@ def load_facts(preparation_ids: Iterable[int]) -> dict[int, PreparationFacts]:
                 volume_ml=_float(row["volume_ml"]),
                 measured_at=row["measured_at"],
                 same_material=same,
-                label=f"Protein ({row['method']}) of {accession}, {_date(row['measured_at'])}",
+                label=f"Protein ({_shown(ProteinMethod, row['method'])}) of {accession}, "
+                f"{_date(row['measured_at'])}",
             ),
         )
 
@@ -658,8 +669,8 @@ def load_facts(preparation_ids: Iterable[int]) -> dict[int, PreparationFacts]:
                 antibody_lot=row["antibody_lot"],
                 antibody_dilution=row["antibody_dilution"],
                 lysis_buffer=row["lysis_buffer"],
-                label=f"{row['marker__symbol']} {row['detection'].replace('_', ' ')} "
-                f"({row['method'].replace('_', ' ')}) in {accession}",
+                label=f"{row['marker__symbol']} {_shown(Detection, row['detection']).lower()} "
+                f"({_shown(MarkerMethod, row['method'])}) in {accession}",
             ),
         )
 
@@ -697,7 +708,8 @@ def load_facts(preparation_ids: Iterable[int]) -> dict[int, PreparationFacts]:
                 size_mean_nm=row["size_mean_nm"],
                 size_median_nm=row["size_median_nm"],
                 bilayer_observed=row["bilayer_observed"],
-                label=f"{row['method'].upper()} of {accession}, {_date(row['measured_at'])}",
+                label=f"{_shown(ImagingMethod, row['method'])} of {accession}, "
+                f"{_date(row['measured_at'])}",
             ),
         )
 

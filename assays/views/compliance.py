@@ -37,7 +37,7 @@ from samples.choices import AliquotKind, Role
 from samples.models import Aliquot, Study
 from samples.views.common import has_role
 
-from ..choices import ComplianceSeverity, RuleStatus
+from ..choices import ComplianceSeverity, NomenclatureTerm, RuleStatus
 from ..compliance.checks import CHECKS, PROFILES
 from ..compliance.engine import PreparationReport, RuleResult, evaluate_preparations
 from ..compliance.rules import new_rule_version, set_rule_active
@@ -47,6 +47,8 @@ from ..plots import scientific
 STATUS_ORDER = {"fail": 0, "warn": 1, "pass": 2, "na": 3}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 STATUS_LABELS = dict(RuleStatus.choices)
+SEVERITY_LABELS = dict(ComplianceSeverity.choices)
+TERM_LABELS = dict(NomenclatureTerm.choices)
 STUDY_PAGE_SIZE = 100
 
 # fix_kind → (link text, the form's URL name, what the form is told about the preparation).
@@ -126,6 +128,7 @@ def result_row(result: RuleResult, target: Target, *, can_edit: bool) -> dict[st
         "severity": result.severity,
         "status": result.status,
         "status_label": STATUS_LABELS.get(result.status, result.status),
+        "severity_label": SEVERITY_LABELS.get(result.severity, result.severity),
         "message": result.message,
         "explanation": result.explanation,
         "source": result.source,
@@ -156,10 +159,12 @@ def report_context(report: PreparationReport, target: Target, *, can_edit: bool)
         "profile": report.profile,
         "score": report.scores.get(report.profile),
         "evmetric": report.evmetric,
+        # A source-specific profile none of whose rules applies (urine for a plasma
+        # preparation) says nothing about this preparation: left out.
         "companion_scores": [
             (name, score)
             for name, score in report.scores.items()
-            if name not in (report.profile, "EV-METRIC")
+            if name not in (report.profile, "EV-METRIC") and score.applicable
         ],
         "counts": status_counts(report),
         "next_steps": [result_row(r, target, can_edit=can_edit) for r in report.next_steps],
@@ -169,7 +174,28 @@ def report_context(report: PreparationReport, target: Target, *, can_edit: bool)
         "purity_links": _purity_links(purity),
         "recovery_text": scientific(report.recovery_particles_per_ml_input),
         "target": target,
+        "report_links": report_links(report.preparation_id),
     }
+
+
+# The preparation's methods text and EV-TRACK record (assays/urls_reporting.py).
+REPORT_LINKS = (
+    ("Methods text", "assays:methods-preparation"),
+    ("EV-TRACK JSON", "assays:evtrack-json"),
+    ("EV-TRACK CSV", "assays:evtrack-csv"),
+)
+
+
+def report_links(preparation_id: int) -> list[dict[str, str]]:
+    """Links to what the preparation's records give for a paper: its methods paragraph
+    and its EV-TRACK record (pages not installed are left out)."""
+    links = []
+    for label, url_name in REPORT_LINKS:
+        try:
+            links.append({"label": label, "url": reverse(url_name, args=[preparation_id])})
+        except NoReverseMatch:
+            continue
+    return links
 
 
 def _purity_links(purity: Any) -> list[dict[str, Any]]:
@@ -332,9 +358,15 @@ class StudyComplianceFilterForm(forms.Form):
         ]
 
 
+def _in_profile(report: PreparationReport) -> list[RuleResult]:
+    """The results of the rules of the report's profile: a table judged against EV-METRIC
+    counts EV-METRIC's failures, not MIBlood-EV's."""
+    return [r for r in report.results if report.profile in r.profiles]
+
+
 def _fail_counts(report: PreparationReport) -> tuple[int, int, int]:
     errors = warnings = warned = 0
-    for result in report.results:
+    for result in _in_profile(report):
         if result.status == "fail":
             if result.severity == ComplianceSeverity.ERROR:
                 errors += 1
@@ -356,6 +388,9 @@ def study_row(preparation: dict[str, Any], report: PreparationReport) -> dict[st
         "aliquot_id": preparation["aliquot_id"],
         "accession": preparation["aliquot__accession"],
         "nomenclature_term": preparation["nomenclature_term"],
+        "nomenclature_label": TERM_LABELS.get(
+            preparation["nomenclature_term"], preparation["nomenclature_term"]
+        ),
         "author_term": preparation["author_term"],
         "protocol": preparation["run__protocol_version__protocol__name"],
         "protocol_version": preparation["run__protocol_version__number"],
@@ -376,7 +411,7 @@ def study_row(preparation: dict[str, Any], report: PreparationReport) -> dict[st
         "warned": warned,
         "flags": "; ".join(f"{r.code}: {r.message}" for r in report.flags),
         "flag_count": len(report.flags),
-        "missing": " ".join(r.code for r in report.next_steps),
+        "missing": " ".join(r.code for r in report.next_steps if report.profile in r.profiles),
     }
 
 
@@ -637,6 +672,8 @@ def rule_list(request: HttpRequest) -> HttpResponse:
     if state in ("on", "off"):
         rules = rules.filter(is_active=state == "on")
     rules = list(rules)
+    for rule in rules:
+        rule.params_text = _compact(rule.params)
     groups = []
     for name in PROFILES if profile not in PROFILES else (profile,):
         members = [r for r in rules if name in (r.profiles or [])]
@@ -668,6 +705,8 @@ def rule_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .order_by("-version")
     )
     current = next((v for v in versions if v.is_current), rule)
+    for version in versions:
+        version.params_text = _compact(version.params)
     return render(
         request,
         "assays/compliance/rule_detail.html",
@@ -685,13 +724,24 @@ def rule_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _check_info(name: str) -> dict[str, Any] | None:
-    """The check as plain data: a Check is callable, and templates call what they can."""
+    """The check as plain data: a Check is callable, and templates call what they can.
+    Defaults are shown as JSON, as the parameters are typed."""
     check = CHECKS.get(name)
-    return check.as_dict() if check else None
+    if check is None:
+        return None
+    info = check.as_dict()
+    for spec in info["params"].values():
+        spec["default_text"] = "–" if spec["default"] is None else _compact(spec["default"])
+    return info
 
 
 def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def _compact(value: Any) -> str:
+    """Parameters on one line, as JSON (what the edit form takes), not Python's repr."""
+    return json.dumps(value if value is not None else {}, ensure_ascii=False, sort_keys=True)
 
 
 class JSONTextField(forms.CharField):

@@ -163,3 +163,17 @@ def test_evaluate_preparations_uses_the_study_profile(
     assert override.profile == "MISEV2018"
     with pytest.raises(ValueError, match="profile"):
         evaluate_preparations([prep.pk], profile="MISEV2014")
+
+
+def test_evidence_labels_read_choice_labels_not_stored_codes(
+    sec_protocol, input_tube, run_on, measure
+):
+    """Walkthrough: "Protein (micro_bca)" and "(western blot)" became the forms' labels."""
+    prep = run_on(sec_protocol, input_tube)[0]
+    tube = prep.aliquot
+    for kind in ("protein", "marker", "imaging"):
+        measure(tube, kind)
+    facts = load_facts([prep.pk])[prep.pk]
+    assert facts.protein[0].label.startswith("Protein (Micro-BCA) of ")
+    assert facts.markers[0].label == f"CD63 detected (Western blot) in {tube.accession}"
+    assert facts.imaging[0].label.startswith(f"TEM (negative stain) of {tube.accession}")

@@ -193,13 +193,14 @@ EXAMPLES: dict[str, tuple[Example, Example, str]] = {
         "fail",
     ),
     "EVM-AB": (
+        # One definition with CH-09-AB: a clone alone does not identify an antibody.
         lambda: with_markers(
             without_markers(good(), "CD63"),
-            marker("CD63", "1a", antibody_rrid="", antibody_catalogue=""),
+            marker("CD63", "1a", antibody_rrid=""),
         ),
         lambda: with_markers(
             without_markers(good(), "CD63"),
-            marker("CD63", "1a", antibody_rrid="", antibody_catalogue="", antibody_clone=""),
+            marker("CD63", "1a", antibody_rrid="", antibody_catalogue=""),
         ),
         "fail",
     ),
@@ -302,6 +303,20 @@ OTHER_OUTCOMES = [
         lambda: with_steps(
             good(markers=()),
             step(2, "immunoaffinity", target_antigen="CD63", antibody_clone="H5C6"),
+        ),
+        "fail",
+    ),
+    (
+        "EVM-AB",
+        lambda: with_steps(
+            good(markers=()),
+            step(
+                2,
+                "immunoaffinity",
+                target_antigen="CD63",
+                antibody_clone="H5C6",
+                antibody_catalogue="556019",
+            ),
         ),
         "pass",
     ),

@@ -46,7 +46,7 @@ def test_rule_list_groups_current_rules_by_profile(page_client, rules):
     ]
     line = text(row(html, "T-03"))
     assert "Transmembrane marker detected" in line and "Error" in line and "on" in line
-    assert "marker_detected" in line and "'categories': ['1a']" in line
+    assert "marker_detected" in line and '{"categories": ["1a"], "min": 1}' in line
     assert "Edit" not in text(html), "a viewer gets no edit links"
 
 
@@ -98,7 +98,9 @@ def test_staff_edit_makes_a_version_the_next_evaluation_uses(client, staff, page
         "compliance",
     )
     images = text(row(card, "T-04"))
-    assert images.startswith("error") and "Images are required here." in images
+    # The badge is the result's status; the rule's severity is named beside it.
+    assert images.startswith("Fail") and "error rule" in images
+    assert "Images are required here." in images
 
 
 def test_switching_a_rule_off_changes_the_score(client, staff, page_client, seeded):

@@ -40,7 +40,7 @@ def test_table_shows_each_preparations_numbers(page_client, study, three):
     html = response.content.decode()
     lines = text(html)
     seeded = three["seeded"].aliquot.accession
-    assert f"{seeded} small_EV dUC 100k v1" in lines
+    assert f"{seeded} Small EVs dUC 100k v1" in lines
     assert "3 of 3 preparations." in lines
     assert "50% 2/4" in lines and "33% 1/3" in lines  # seeded
     assert "100% 4/4" in lines and "100% 3/3" in lines  # complete
