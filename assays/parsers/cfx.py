@@ -11,7 +11,9 @@ Rows: ``Content`` gives the task once its replicate number is dropped (``Unkn-01
 ``Std-03`` → standard, ``NTC`` → ntc, ``Pos`` → positive, ``Neg`` → negative, ``NRT`` → nrt).
 ``cq`` None with ``undetermined`` when Cq is ``NaN`` or empty (CFX's "no Cq"). ``quantity``
 is ``Starting Quantity (SQ)`` for standards only (for unknowns CFX calculates it from the
-curve; that value is not reported). ``reporter`` is the Fluor. Unloaded wells (no content,
+curve; that value is not reported). ``reporter`` is the Fluor; when the Target column is
+empty (a plate set up with dyes only) the Fluor is the target too, so each dye keeps its own
+column, and a warning says so. Unloaded wells (no content,
 sample, target or Cq) are skipped. The CSV carries no run metadata.
 """
 
@@ -106,6 +108,7 @@ def _read(data: bytes) -> QPCRResult:
     sq_col = find("starting quantity (sq)", "sq", "starting quantity")
     decimal = _decimal(table[1:], cq_col, delimiter)
     rows = []
+    dye_targets: set[str] = set()
     for offset, cells in enumerate(table[1:], start=start + 2):
 
         def cell(col: int | None, cells: list[str] = cells) -> str:
@@ -117,6 +120,10 @@ def _read(data: bytes) -> QPCRResult:
         cq_text = cell(cq_col)
         if not (content or sample or target or cq_text.casefold() not in _NO_CQ):
             continue  # an unloaded well
+        fluor = cell(fluor_col)
+        if not target and fluor:
+            target = fluor
+            dye_targets.add(fluor)
         well = cell(well_col)
         if not well:
             raise ParseError("a row without a well", line=offset, column="Well")
@@ -140,13 +147,19 @@ def _read(data: bytes) -> QPCRResult:
                 cq=cq if cq is None or cq >= 0 else None,
                 undetermined=cq is None or cq < 0,
                 task=task,
-                reporter=cell(fluor_col),
+                reporter=fluor,
                 quantity=quantity,
             )
         )
     if not rows:
         raise ParseError("the export has a header but no wells", line=start + 1)
-    return QPCRResult(rows=tuple(rows))
+    warnings = ()
+    if dye_targets:
+        warnings = (
+            "the Target column is empty for some wells; their targets were taken from the dye "
+            f"names (Fluor: {', '.join(sorted(dye_targets))})",
+        )
+    return QPCRResult(rows=tuple(rows), warnings=warnings)
 
 
 def _decimal(rows: list[list[str]], cq_col: int, delimiter: str) -> str:

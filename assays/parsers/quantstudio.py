@@ -246,6 +246,7 @@ class _Reader:
         ]
         columns_per_block = self._columns_per_row()
         rows = []
+        dye_targets: set[str] = set()
         for line, cells in table.rows:
 
             def cell(col: int | None, cells: list[str] = cells) -> str:
@@ -260,6 +261,10 @@ class _Reader:
                 key: cell(col) if col is not None else extra.get(key, "")
                 for key, col in columns.items()
             }
+            if not target and values["reporter"]:
+                # No target named: the dye is the only thing telling the assays apart.
+                target = values["reporter"]
+                dye_targets.add(target)
             task_text = values["task"]
             task = _TASKS.get(task_text.casefold(), _task_code(task_text))
             cq, undetermined = self._cq(
@@ -287,6 +292,11 @@ class _Reader:
                     quantity=quantity,
                     flags=tuple(flags),
                 )
+            )
+        if dye_targets:
+            self.warnings.append(
+                "the Target Name is empty for some wells; their targets were taken from the"
+                f" dye names (Reporter: {', '.join(sorted(dye_targets))})"
             )
         return rows
 

@@ -317,6 +317,7 @@ class _Reader:
         self.experiments: list[str] = []
         self.experiment = ""
         self.warnings: list[str] = []
+        self.dye_targets: set[str] = set()
         self.at_last_cycle = 0
         self.partitions_only = 0
 
@@ -481,14 +482,20 @@ class _Reader:
             quantity = sample.quantities.get(data.target, sample.quantities.get(""))
             if quantity is None:
                 quantity = data.quantity
+        reporter = self.dyes.get(data.target, "")
+        target = data.target
+        if not target and reporter:
+            # No target named: the dye is the only thing telling the assays apart.
+            target = reporter
+            self.dye_targets.add(reporter)
         return QPCRRow(
             well=well,
             sample_name=data.sample,
-            target=data.target,
+            target=target,
             cq=cq,
             undetermined=undetermined,
             task=task,
-            reporter=self.dyes.get(data.target, ""),
+            reporter=reporter,
             quantity=quantity,
             flags=tuple(flags),
         )
@@ -506,6 +513,11 @@ class _Reader:
             self.warnings.append(
                 f"{self.at_last_cycle} reaction(s) report a Cq equal to their last cycle"
                 " (StepOne's mark for no amplification); read as undetermined"
+            )
+        if self.dye_targets:
+            self.warnings.append(
+                "some reactions name no target; their targets were taken from the dye names"
+                f" ({', '.join(sorted(self.dye_targets))})"
             )
         if self.partitions_only:
             self.warnings.append(

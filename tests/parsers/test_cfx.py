@@ -145,3 +145,27 @@ def test_errors(text, expected, line):
 
 def test_bad_cq_names_its_column():
     assert _error(HEADER + ",A01,FAM,T,Unkn,S,x,\n").column == "Cq"
+
+
+def test_an_empty_target_takes_the_dye_name():
+    # A multiplex plate set up with dyes only: each dye is its own target, not one
+    # "(no target)" column averaging FAM and HEX together.
+    text = HEADER + (
+        ",A01,FAM,,Unkn,S1,21.5,\n"
+        ",A01,HEX,,Unkn,S1,27.25,\n"
+        ",A02,FAM,CD63,Unkn,S2,22.0,\n"
+        ",A03,,,,,NaN,\n"  # still an unloaded well
+    )
+    result = parser.parse(text.encode(), "x.csv")
+    assert [(r.well, r.target, r.reporter, r.cq) for r in result.rows] == [
+        ("A1", "FAM", "FAM", 21.5),
+        ("A1", "HEX", "HEX", 27.25),
+        ("A2", "CD63", "FAM", 22.0),
+    ]
+    assert len(result.warnings) == 1
+    assert "taken from the dye names" in result.warnings[0]
+    assert "FAM, HEX" in result.warnings[0]
+
+
+def test_named_targets_give_no_dye_warning(maestro):
+    assert maestro.warnings == ()
