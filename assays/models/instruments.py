@@ -58,13 +58,22 @@ class InstrumentFileQuerySet(models.QuerySet):
             return self.none()
         if user.is_superuser:
             return self
+        # Imported here: those modules import this one.
+        from .measurements import QPCRRun
+        from .protein import ProteinAssay
+
         memberships = StudyMembership.objects.filter(user=user)
         studies = memberships.values("study_id")
         visible = Q(uploaded_by=user) | Q(study_id__in=studies)
         if memberships.filter(role__in=[Role.EDITOR, Role.MANAGER]).exists():
             # An instrument's file whose tube is not known yet belongs to no study; the lab's
-            # editors must see it to pick the tube (needs review).
-            visible |= Q(study__isnull=True, uploaded_by__instrument__isnull=False)
+            # editors must see it to pick the tube (needs review) — until it is filed.
+            visible |= Q(study__isnull=True, uploaded_by__instrument__isnull=False) & ~Q(
+                status=FileStatus.PARSED
+            )
+        # A plate or qPCR file goes with its plate or run (which follow their tubes' studies).
+        visible |= Q(pk__in=ProteinAssay.objects.visible_to(user).values("instrument_file_id"))
+        visible |= Q(pk__in=QPCRRun.objects.visible_to(user).values("instrument_file_id"))
         return self.filter(visible)
 
 

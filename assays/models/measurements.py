@@ -5,14 +5,19 @@ from __future__ import annotations
 import pghistory
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 
+from samples.choices import Role
 from samples.models import Aliquot, Study, StudyMembership
 
 from ..choices import DLSKind, FluorescenceUnit, QPCRTask, ScatterUnit
 from .instruments import Instrument, InstrumentFile
 from .records import AssayRecord, AssayRecordQuerySet
+
+# The quality flag FlowFiler puts first in ``FlowMeasurement.warnings`` when the file's DATA
+# segment is missing or cut off: $TOT is known, but no event was read.
+FLOW_DATA_MISSING = "Data segment missing: statistics and concentration not available"
 
 
 @pghistory.track(
@@ -97,10 +102,16 @@ class FlowMeasurement(AssayRecord):
     def volume_ul(self) -> float | None:
         return self.analysed_volume_ul if self.analysed_volume_ul else self.file_volume_ul
 
+    @property
+    def data_missing(self) -> bool:
+        """The file's events were not read (DATA missing or truncated): $TOT alone is no
+        measured concentration."""
+        return FLOW_DATA_MISSING in (self.warnings or [])
+
     def compute_concentration(self) -> float | None:
         """Events per mL of the tube: events / analysed volume × dilution."""
         volume = self.volume_ul
-        if not self.event_count or not volume or volume <= 0:
+        if self.data_missing or not self.event_count or not volume or volume <= 0:
             return None
         return self.event_count / (volume / 1000.0) * (self.dilution_factor or 1.0)
 
@@ -158,18 +169,24 @@ class DLSMeasurement(AssayRecord):
 
 class QPCRRunQuerySet(models.QuerySet):
     def visible_to(self, user) -> QPCRRunQuerySet:
+        """Like plates: a run goes with its tubes' studies; its creator or uploader always
+        sees it; a lab instrument's run with no row on a tube yet is the lab editors'."""
         if not getattr(user, "is_authenticated", False) or not user.is_active:
             return self.none()
         if user.is_superuser:
             return self
-        studies = StudyMembership.objects.filter(user=user).values("study_id")
-        files = InstrumentFile.objects.visible_to(user).values("pk")
-        return self.filter(
+        memberships = StudyMembership.objects.filter(user=user)
+        studies = memberships.values("study_id")
+        on_tubes = Exists(QPCRResult.objects.filter(run_id=OuterRef("pk"), aliquot__isnull=False))
+        visible = (
             Q(created_by=user)
+            | Q(instrument_file__uploaded_by=user)
             | Q(study_id__in=studies)
-            | Q(instrument_file_id__in=files)
-            | Q(results__study_id__in=studies)
-        ).distinct()
+            | Q(pk__in=QPCRResult.objects.filter(study_id__in=studies).values("run_id"))
+        )
+        if memberships.filter(role__in=[Role.EDITOR, Role.MANAGER]).exists():
+            visible |= Q(instrument_file__uploaded_by__instrument__isnull=False) & ~on_tubes
+        return self.filter(visible)
 
 
 class QPCRRun(models.Model):

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pghistory
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 
+from samples.choices import Role
 from samples.models import Study, StudyMembership
 
 from ..choices import CurveModel, ProteinAssayStatus, ProteinMethod
@@ -18,17 +19,25 @@ from .records import AssayRecord, AssayRecordQuerySet
 
 class ProteinAssayQuerySet(models.QuerySet):
     def visible_to(self, user) -> ProteinAssayQuerySet:
-        """Own plates, plates of the user's studies, and plates from files the user may see
-        (an instrument's plate belongs to no study until its map names the tubes)."""
+        """A plate goes with the studies of the tubes it holds results for (and its own
+        study). Its creator or uploader always sees it. A plate from a lab instrument that
+        has no result on any tube yet is the lab's: its editors must see it to map it."""
         if not getattr(user, "is_authenticated", False) or not user.is_active:
             return self.none()
         if user.is_superuser:
             return self
-        studies = StudyMembership.objects.filter(user=user).values("study_id")
-        files = InstrumentFile.objects.visible_to(user).values("pk")
-        return self.filter(
-            Q(created_by=user) | Q(study_id__in=studies) | Q(instrument_file_id__in=files)
+        memberships = StudyMembership.objects.filter(user=user)
+        studies = memberships.values("study_id")
+        has_results = Exists(ProteinMeasurement.objects.filter(assay_id=OuterRef("pk")))
+        visible = (
+            Q(created_by=user)
+            | Q(instrument_file__uploaded_by=user)
+            | Q(study_id__in=studies)
+            | Q(pk__in=ProteinMeasurement.objects.filter(study_id__in=studies).values("assay_id"))
         )
+        if memberships.filter(role__in=[Role.EDITOR, Role.MANAGER]).exists():
+            visible |= Q(instrument_file__uploaded_by__instrument__isnull=False) & ~has_results
+        return self.filter(visible)
 
 
 @pghistory.track(model_name="ProteinAssayHistory")
