@@ -46,6 +46,7 @@ from .models import (
     ImagingImage,
     ImagingRecord,
     Instrument,
+    InstrumentFile,
     Marker,
     MarkerResult,
     ProteinAssay,
@@ -209,9 +210,19 @@ def can_edit_plate(user, assay: ProteinAssay) -> bool:
     )
     if assay.study_id:
         studies.add(assay.study_id)
+    # Tubes the saved map names count too: a half-mapped plate is its mapper's study's.
+    named = {
+        int(entry["sample"])
+        for entry in (assay.plate_map or {}).values()
+        if isinstance(entry, dict)
+        and str(entry.get("sample") or "").isascii()
+        and str(entry.get("sample") or "").isdecimal()
+    }
+    if named:
+        studies |= set(Aliquot.objects.filter(pk__in=named).values_list("study_id", flat=True))
     if studies:
         return studies <= editable
-    return assay.created_by_id == user.pk or bool(editable)
+    return _unclaimed_for(user, assay.created_by_id, assay.instrument_file_id, editable)
 
 
 def can_edit_qpcr_run(user, run: QPCRRun) -> bool:
@@ -229,9 +240,26 @@ def can_edit_qpcr_run(user, run: QPCRRun) -> bool:
     )
     if run.study_id:
         studies.add(run.study_id)
+    named = {
+        int(tube)
+        for tube in (run.sample_map or {}).values()
+        if str(tube).isascii() and str(tube).isdecimal()
+    }
+    if named:
+        studies |= set(Aliquot.objects.filter(pk__in=named).values_list("study_id", flat=True))
     if studies:
         return studies <= editable
-    return run.created_by_id == user.pk or bool(editable)
+    return _unclaimed_for(user, run.created_by_id, run.instrument_file_id, editable)
+
+
+def _unclaimed_for(user, created_by_id, file_id, editable: set[int]) -> bool:
+    """Nothing on any tube yet: its creator may act, and for a lab instrument's file (no
+    person uploaded it) any editor of the lab — as for an unmatched instrument file."""
+    if created_by_id == user.pk:
+        return True
+    if not editable or file_id is None:
+        return False
+    return InstrumentFile.objects.filter(pk=file_id, uploaded_by__instrument__isnull=False).exists()
 
 
 def can_edit_markers(user) -> bool:
@@ -269,7 +297,7 @@ def _operator(value: Any):
     if isinstance(value, user_model):
         if value.is_active:
             return value
-    elif str(value).isdigit():
+    elif str(value).isdecimal():
         found = user_model.objects.filter(pk=int(value), is_active=True).first()
         if found is not None:
             return found
@@ -281,7 +309,7 @@ def _instrument(value: Any) -> Instrument | None:
         return None
     if isinstance(value, Instrument):
         return value
-    if str(value).isdigit():
+    if str(value).isdecimal():
         found = Instrument.objects.filter(pk=int(value)).first()
         if found is not None:
             return found
@@ -966,6 +994,26 @@ def record_dls_measurement(*, user, aliquot: Aliquot, data: Mapping[str, Any]) -
 
 
 @service
+def update_dls_measurement(
+    *, user, measurement: DLSMeasurement, data: Mapping[str, Any]
+) -> DLSMeasurement:
+    """Correct a DLS or zeta result typed in. A record read from a Zetasizer file has the
+    file's numbers: re-process or delete the file instead."""
+    _require_record(user, measurement)
+    if measurement.instrument_file_id:
+        raise StateConflict("This result comes from an instrument file; it is not edited.")
+    row = _locked(measurement)
+    _assign(row, data, DLS_FIELDS)
+    _full_clean(row)
+    if row.kind == DLSKind.SIZE and row.z_average_nm is None:
+        raise ValidationError({"z_average_nm": "A size result needs its Z-average (nm)."})
+    if row.kind == DLSKind.ZETA and row.zeta_potential_mv is None:
+        raise ValidationError({"zeta_potential_mv": "A zeta result needs its potential (mV)."})
+    row.save()
+    return row
+
+
+@service
 def update_flow_reporting(
     *, user, measurement: FlowMeasurement, data: Mapping[str, Any]
 ) -> FlowMeasurement:
@@ -1003,7 +1051,8 @@ def record_qpcr_results(
     sop: str = "",
 ) -> QPCRRun:
     """Cq values typed in for one tube: a run without a file and one result per row
-    (``cq`` None = undetermined)."""
+    (``cq`` None = undetermined). Only "unknown" rows are the tube's material; controls and
+    standards typed alongside stay on the run without a tube."""
     _require_tube(user, aliquot)
     if not isinstance(rows, list | tuple) or not rows:
         raise ValidationError({"rows": "Give at least one Cq value."})
@@ -1037,6 +1086,12 @@ def record_qpcr_results(
             if result.well:
                 result.well = _qpcr_well(result.well)
             result.cq = None if result.cq in (None, "") else result.cq
+            if result.task != QPCRTask.UNKNOWN:
+                # A control's sample name must not carry the accession either, or putting
+                # the run's rows on tubes again would move it onto the tube.
+                result.aliquot = None
+                if result.sample_name == aliquot.accession:
+                    result.sample_name = dict(QPCRTask.choices).get(result.task, result.task)
             _full_clean(result, exclude=["run"])
         except ValidationError as exc:
             problems.extend(
@@ -1087,7 +1142,7 @@ def map_qpcr_samples(*, user, run: QPCRRun, sample_map: dict[str, int | None]) -
             continue
         if value is None or value == "":
             wanted[name] = None
-        elif isinstance(value, bool) or not str(value).strip().isdigit():
+        elif isinstance(value, bool) or not str(value).strip().isdecimal():
             problems.append(f"{name!r}: give a tube id")
         else:
             wanted[name] = int(str(value).strip())

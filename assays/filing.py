@@ -28,6 +28,7 @@ from .models import (
     QPCRResult,
     QPCRRun,
 )
+from .models.measurements import FLOW_DATA_MISSING
 from .parsers.base import ParticleResult
 from .parsers.results import DLSResult, FlowResult, PlateResult
 from .parsers.results import QPCRResult as ParsedQPCR
@@ -121,6 +122,25 @@ _FLOW_PARSED = (
 )
 
 
+def _flow_data_missing(result: FlowResult) -> bool:
+    """$TOT events announced but none read: the parser leaves every channel without
+    statistics and says the DATA segment is missing (offsets 0, or a cut-off file)."""
+    no_statistics = all(channel.mean is None for channel in result.channels)
+    said_missing = any(
+        "DATA segment" in warning and "missing" in warning for warning in result.warnings
+    )
+    return result.event_count > 0 and no_statistics and said_missing
+
+
+def _flow_warnings(result: FlowResult) -> list[str]:
+    warnings = [_text(warning) for warning in result.warnings]
+    if _flow_data_missing(result):
+        # First, so pages show it before the parser's detail; it also stops the events per
+        # mL being computed from $TOT (FlowMeasurement.data_missing).
+        warnings.insert(0, FLOW_DATA_MISSING)
+    return warnings
+
+
 class FlowFiler:
     needs_tube = True
 
@@ -144,7 +164,7 @@ class FlowFiler:
             "trigger": _text(result.trigger)[:120],
             "file_volume_ul": volume if volume and volume > 0 else None,
             "measured_at": _aware(result.acquired_at),
-            "warnings": [_text(warning) for warning in result.warnings],
+            "warnings": _flow_warnings(result),
         }
 
     def store(
@@ -369,7 +389,7 @@ def assign_qpcr_tubes(run: QPCRRun, *, uploader) -> int:
     rows = list(run.results.all())
     tokens = {row.pk: accession_tokens(row.sample_name) for row in rows}
     wanted = {token for found in tokens.values() for token in found}
-    mapped_ids = {int(v) for v in run.sample_map.values() if str(v).isdigit()}
+    mapped_ids = {int(v) for v in run.sample_map.values() if str(v).isdecimal()}
     tubes = recordable_aliquots(uploader).filter(accession__in=wanted) | recordable_aliquots(
         uploader
     ).filter(pk__in=mapped_ids)
@@ -382,7 +402,7 @@ def assign_qpcr_tubes(run: QPCRRun, *, uploader) -> int:
     for row in rows:
         tube = None
         mapped = run.sample_map.get(row.sample_name)
-        if mapped is not None and str(mapped).isdigit():
+        if mapped is not None and str(mapped).isdecimal():
             tube = by_id.get(int(mapped))
         elif len(tokens[row.pk]) == 1:
             tube = by_accession.get(tokens[row.pk][0])

@@ -62,10 +62,20 @@ def match_aliquot(*, texts: list[str], fallback: str = "", uploader) -> Match:
         Sample.objects.all() if instrument_of(uploader) else Sample.objects.visible_to(uploader)
     )
     samples = set(visible.filter(accession__in=tokens).values_list("accession", flat=True))
+    # Tubes the uploader can see but not record on (viewer in their study).
+    seen = set(
+        Aliquot.objects.visible_to(uploader)
+        .filter(accession__in=tokens)
+        .values_list("accession", flat=True)
+    )
     parts = []
     for token in tokens:
         if token in samples:
             parts.append(f"{token} is a sample, not a tube")
+        elif token in seen:
+            parts.append(
+                f"you can see {token} but need the editor role in its study to record results"
+            )
         else:
             parts.append(f"no tube you can record results on has accession {token}")
     return Match(None, f"In {where}: {'; '.join(parts)}. Pick the measured tube.")

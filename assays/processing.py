@@ -184,7 +184,9 @@ def _process_claimed(instrument_file: InstrumentFile) -> None:
     except ResultError as exc:
         _finish_failed(instrument_file.pk, _parser_bug_message(parser.label, exc), **done)
         return
-    aliquot = instrument_file.aliquot
+    # A plate or qPCR run holds many samples: a tube preset at upload (e.g. from a tube's
+    # page) is not where its results go, so the file is not left saying it is on that tube.
+    aliquot = instrument_file.aliquot if filer.needs_tube else None
     if aliquot is None and filer.needs_tube:
         match = match_aliquot(
             texts=[getattr(result, "sample_name", ""), getattr(result, "description", "")],
@@ -205,7 +207,11 @@ def _process_claimed(instrument_file: InstrumentFile) -> None:
         return
     try:
         _finish_parsed(
-            instrument_file, aliquot=aliquot, store=partial_store(filer, prepared), **done
+            instrument_file,
+            aliquot=aliquot,
+            store=partial_store(filer, prepared),
+            on_one_tube=filer.needs_tube,
+            **done,
         )
     except (DataError, IntegrityError, ValidationError) as exc:  # rolled back; refused value
         logger.exception("Could not store the results of instrument file %s", instrument_file.pk)
@@ -441,10 +447,18 @@ def _finish_review(file_id: int, reason: str, **done: str) -> None:
 
 
 def _finish_parsed(
-    instrument_file: InstrumentFile, *, aliquot: Aliquot | None, store, **done: str
+    instrument_file: InstrumentFile,
+    *,
+    aliquot: Aliquot | None,
+    store,
+    on_one_tube: bool = True,
+    **done: str,
 ) -> None:
     fields: dict[str, Any] = {"error": "", "review_reason": "", **done}
-    if aliquot is not None:
+    if not on_one_tube:
+        # The study stays: it still says whose members may see the file.
+        fields["aliquot_id"] = None
+    elif aliquot is not None:
         fields.update(aliquot_id=aliquot.pk, study_id=aliquot.study_id)
     _finish(
         instrument_file.pk, status=FileStatus.PARSED, fields=fields, store=store, aliquot=aliquot

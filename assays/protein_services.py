@@ -95,7 +95,7 @@ def clean_plate_map(assay: ProteinAssay, plate_map: Any, *, user) -> dict[str, d
             # A sample not (yet) linked to a tube is kept: it is interpolated and shown, but no
             # result is stored for it.
             sample = str(entry.get("sample") or "").strip()
-            if sample and not sample.isdigit():
+            if sample and not sample.isdecimal():
                 problems.append(f"{well}: pick the tube this sample well holds")
                 continue
             if sample:

@@ -8,6 +8,8 @@ urlpatterns = [
     # Protein: results typed in, plates (pasted by hand or from a plate reader) and their map
     path("protein/new/", protein.protein_create, name="protein-create"),
     path("protein/<int:pk>/", protein.protein_detail, name="protein-detail"),
+    path("protein/<int:pk>/edit/", protein.protein_edit, name="protein-edit"),
+    path("protein/<int:pk>/delete/", protein.protein_delete, name="protein-delete"),
     path("protein/plates/", protein.ProteinAssayListView.as_view(), name="protein-assay-list"),
     path("protein/plates/new/", protein.protein_assay_create, name="protein-assay-create"),
     path("protein/plates/<int:pk>/", protein.protein_assay_detail, name="protein-assay-detail"),
@@ -24,6 +26,8 @@ urlpatterns = [
     path("dls/", measurements.DLSListView.as_view(), name="dls-list"),
     path("dls/new/", measurements.dls_create, name="dls-create"),
     path("dls/<int:pk>/", measurements.dls_detail, name="dls-detail"),
+    path("dls/<int:pk>/edit/", measurements.dls_edit, name="dls-edit"),
+    path("dls/<int:pk>/delete/", measurements.dls_delete, name="dls-delete"),
     # qPCR runs and Cq values
     path("qpcr/", measurements.QPCRRunListView.as_view(), name="qpcr-run-list"),
     path("qpcr/new/", measurements.qpcr_create, name="qpcr-create"),

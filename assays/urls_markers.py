@@ -9,6 +9,7 @@ urlpatterns = [
     path("markers/results/", markers.MarkerResultListView.as_view(), name="marker-result-list"),
     path("markers/results/new/", markers.marker_result_create, name="marker-result-create"),
     path("markers/results/<int:pk>/", markers.marker_result_detail, name="marker-result-detail"),
+    path("markers/results/<int:pk>/edit/", markers.marker_result_edit, name="marker-result-edit"),
     path(
         "markers/results/<int:pk>/delete/",
         markers.marker_result_delete,

@@ -197,7 +197,7 @@ class IdListField(forms.Field):
 
     def to_python(self, value: list[str] | None) -> list[int]:
         values = [str(v).strip() for v in value or []]
-        if any(not v.isdigit() or len(v) > 12 for v in values):
+        if any(not v.isdecimal() or len(v) > 12 for v in values):
             raise forms.ValidationError("Record ids must be whole numbers.")
         return [int(v) for v in dict.fromkeys(values)]
 

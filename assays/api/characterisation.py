@@ -945,7 +945,7 @@ def _tube(reference: str, user) -> Aliquot:
     """A tube the user can see, by accession or id; a 400 on ``aliquot`` otherwise."""
     text = (reference or "").strip()
     visible = Aliquot.objects.visible_to(user)
-    if text.isdigit():
+    if text.isdecimal():
         tube = visible.filter(pk=int(text)).select_related("study").first()
     else:
         tube = (

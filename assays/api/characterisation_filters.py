@@ -42,7 +42,7 @@ def by_accession_or_id(queryset: QuerySet, value: str, *, path: str) -> QuerySet
     value = value.strip()
     if not value:
         return queryset
-    if value.isdigit():
+    if value.isdecimal():
         return queryset.filter(**{f"{path}_id": int(value)})
     return queryset.filter(**{f"{path}__accession__in": accession_candidates(value)})
 

@@ -68,7 +68,7 @@ def _tube_by_reference(text: str, *, queryset: QuerySet, field: str) -> Aliquot:
     """A tube by accession (as people type it: "exo-12" is EXO-000012) or id, within
     ``queryset``; a 400 on ``field`` otherwise."""
     text = text.strip()
-    if text.isdigit():
+    if text.isdecimal():
         tube = queryset.filter(pk=int(text)).first()
     else:
         tube = queryset.filter(accession__in=accession_candidates(text)).first()
@@ -81,7 +81,7 @@ def _by_accession_or_id(queryset: QuerySet, value: str, *, id_field: str, access
     value = value.strip()
     if not value:
         return queryset
-    if value.isdigit():
+    if value.isdecimal():
         return queryset.filter(**{id_field: int(value)})
     return queryset.filter(**{f"{accession_field}__in": accession_candidates(value)})
 
@@ -345,13 +345,13 @@ class InstrumentFileFilterSet(FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        if value.isdigit():
+        if value.isdecimal():
             return queryset.filter(instrument_id=int(value))
         return queryset.filter(instrument__name__iexact=value)
 
     def by_ids(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         parts = [part.strip() for part in value.split(",") if part.strip()]
-        if not all(part.isdigit() for part in parts) or len(parts) > 200:
+        if not all(part.isdecimal() for part in parts) or len(parts) > 200:
             raise exceptions.ValidationError(
                 {"ids": ["Give up to 200 whole-number ids separated by commas."]}
             )
@@ -481,7 +481,7 @@ class InstrumentFileViewSet(
         if not reference:
             return None
         instruments = Instrument.objects.all()
-        if reference.isdigit():
+        if reference.isdecimal():
             found = instruments.filter(pk=int(reference)).first()
         else:
             found = instruments.filter(name__iexact=reference).first()

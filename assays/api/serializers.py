@@ -688,8 +688,8 @@ class PreparationSerializer(PreparationBriefSerializer):
 def resolve_tubes(refs: list[str], *, user) -> dict[str, Aliquot]:
     """Tube references (ids or accessions) → tubes the user can see, in one query. Unknown
     references are simply missing; the service names them."""
-    ids = {int(r) for r in refs if r.strip().isdigit()}
-    accessions = {r.strip().upper() for r in refs if r.strip() and not r.strip().isdigit()}
+    ids = {int(r) for r in refs if r.strip().isdecimal()}
+    accessions = {r.strip().upper() for r in refs if r.strip() and not r.strip().isdecimal()}
     if not ids and not accessions:
         return {}
     from django.db.models import Q

@@ -116,6 +116,19 @@ class TubeMixin:
         return find_tube_for_results(self.cleaned_data["tube"], user=self.user)
 
 
+def record_initial(record: Any, form_class: type[forms.Form]) -> dict[str, Any]:
+    """A create form's initial values from a stored record, to correct it. The tube is the
+    record's and is not changed by editing (the form's tube field is dropped)."""
+    names = [name for name in form_class.base_fields if name != "tube"]
+    return {name: getattr(record, name) for name in names if hasattr(record, name)}
+
+
+def without_tube(form: forms.Form) -> forms.Form:
+    """The form for editing a record: its tube stays as it is."""
+    form.fields.pop("tube", None)
+    return form
+
+
 def tube_field(**kwargs: Any) -> TubeAccessionField:
     kwargs.setdefault("label", "Tube")
     kwargs.setdefault("help_text", "Type or scan the accession of the measured tube.")
@@ -208,7 +221,7 @@ class ProteinMeasurementForm(TubeMixin, ServiceErrorsMixin, forms.Form):
 
     def service_data(self, controls: list[dict]) -> dict[str, Any]:
         data = dict(self.cleaned_data)
-        data.pop("tube")
+        data.pop("tube", None)  # absent when a record is edited
         if data.get("dilution_factor") is None:
             data["dilution_factor"] = 1.0
         if data.get("volume_ml") is None:
@@ -524,12 +537,14 @@ class DLSForm(TubeMixin, ServiceErrorsMixin, forms.Form):
             self.add_error("zeta_potential_mv", "A zeta result needs the zeta potential.")
         return data
 
-    def service_data(self, controls: list[dict]) -> dict[str, Any]:
+    def service_data(self, controls: list[dict], *, editing: bool = False) -> dict[str, Any]:
+        """Editing sends the emptied fields too (as None), so a value can be taken out."""
         data = {k: v for k, v in self.cleaned_data.items() if k != "tube"}
         data["controls"] = controls
         if data["kind"] == DLSKind.ZETA:
-            data.pop("z_average_nm", None)
-            data.pop("pdi", None)
+            data["z_average_nm"] = data["pdi"] = None
+        if editing:
+            return data
         return {k: v for k, v in data.items() if v is not None}
 
 

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Q, QuerySet
 from django.http import (
     FileResponse,
     Http404,
@@ -40,16 +40,26 @@ from django.views.generic import DetailView, TemplateView
 
 from exolims import upload_handlers
 from exolims.views import ListPage
+from samples.choices import Role
 from samples.filters import ChoicesFilter, FilterSet, IdFilter
-from samples.models import Study
+from samples.models import Study, StudyMembership
 from samples.views.common import accession_candidates
 from samples.views.history import HistoryMixin
 
 from .. import intake, processing
-from ..choices import FileStatus
+from ..choices import FileStatus, ProteinAssayStatus
 from ..forms.files import ResolveReviewForm, UploadForm, UploadPageForm
-from ..models import Instrument, InstrumentFile, ParticleMeasurement
+from ..models import (
+    DLSMeasurement,
+    FlowMeasurement,
+    Instrument,
+    InstrumentFile,
+    ParticleMeasurement,
+    ProteinAssay,
+    QPCRRun,
+)
 from ..parsers.registry import PARSERS, get_parser
+from ..permissions import instrument_of
 from .common import PageMixin
 
 SECTION = "instruments"
@@ -78,6 +88,22 @@ def can_resolve(user, instrument_file: InstrumentFile) -> bool:
         return False
     uploader = instrument_file.uploaded_by
     return can_rerun(user, instrument_file) or getattr(uploader, "instrument", None) is not None
+
+
+NO_UPLOAD_MESSAGE = (
+    "Uploading instrument files needs the editor role in a study: results are filed on "
+    "tubes you may record results on, and you are editor in no study."
+)
+
+
+def may_upload(user) -> bool:
+    """Editors and managers of some study (and superusers, instrument accounts); a viewer
+    could upload but never pick a tube to file the results on."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser or instrument_of(user) is not None:
+        return True
+    return StudyMembership.objects.filter(user=user, role__in=[Role.EDITOR, Role.MANAGER]).exists()
 
 
 def max_upload_bytes() -> int:
@@ -120,10 +146,80 @@ def json_login_required(view):
     return wrapped
 
 
+def _link(url: str, text: str, **extra: str) -> dict[str, str]:
+    return {"url": url, "text": text, **extra}
+
+
+def _counted(rows: list, file_url: str, one: str, many: str) -> dict[str, str]:
+    """One record: a link to it; several: a link to the file's page, which lists them."""
+    if len(rows) == 1:
+        return _link(rows[0].get_absolute_url(), one)
+    return _link(file_url, f"{len(rows)} {many}")
+
+
+def outputs_by_file(user, files: list[InstrumentFile]) -> dict[int, list[dict[str, str]]]:
+    """What each parsed file produced that the user may open: plate, qPCR run, flow, DLS and
+    particle records, as links (``url``, ``text``, optional ``action_url``/``action_text``).
+    A fixed number of queries, however many files."""
+    ids = [f.pk for f in files if f.status == FileStatus.PARSED]
+    found: dict[int, list[dict[str, str]]] = {pk: [] for pk in ids}
+    if not ids:
+        return found
+    urls = {f.pk: f.get_absolute_url() for f in files}
+    plates = (
+        ProteinAssay.objects.visible_to(user)
+        .filter(instrument_file_id__in=ids)
+        .only("id", "status", "instrument_file_id")
+    )
+    for plate in plates:
+        if plate.status == ProteinAssayStatus.AWAITING_MAP:
+            link = _link(
+                plate.get_absolute_url(),
+                "Plate waiting for its map",
+                action_url=reverse("assays:protein-assay-map", args=[plate.pk]),
+                action_text="map the plate",
+            )
+        else:
+            link = _link(plate.get_absolute_url(), f"Protein plate ({plate.get_status_display()})")
+        found[plate.instrument_file_id].append(link)
+    runs = (
+        QPCRRun.objects.visible_to(user)
+        .filter(instrument_file_id__in=ids)
+        .annotate(
+            wells=Count("results", distinct=True),
+            on_tubes=Count("results", filter=Q(results__aliquot__isnull=False), distinct=True),
+        )
+        .only("id", "instrument_file_id")
+    )
+    for run in runs:
+        text = f"qPCR run: {run.on_tubes} of {run.wells} wells on tubes"
+        found[run.instrument_file_id].append(_link(run.get_absolute_url(), text))
+    per_kind = (
+        (FlowMeasurement, "Flow measurement", "flow measurements"),
+        (DLSMeasurement, "DLS measurement", "DLS measurements"),
+        (ParticleMeasurement, "Particle result", "particle results"),
+    )
+    for model, one, many in per_kind:
+        rows: dict[int, list] = {}
+        for row in (
+            model.objects.visible_to(user)
+            .filter(instrument_file_id__in=ids)
+            .only("id", "instrument_file_id")
+            .order_by("id")
+        ):
+            rows.setdefault(row.instrument_file_id, []).append(row)
+        for pk, records in rows.items():
+            found[pk].append(_counted(records, urls[pk], one, many))
+    return found
+
+
 def status_payload(
-    instrument_file: InstrumentFile, measurements: list[ParticleMeasurement] | None = None
+    instrument_file: InstrumentFile,
+    measurements: list[ParticleMeasurement] | None = None,
+    outputs: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """What a drop-zone row shows; ``measurements`` are those the user may open."""
+    """What a drop-zone row shows; ``measurements`` (particle results) and ``outputs`` (links
+    to everything the file produced) are those the user may open."""
     tube = instrument_file.aliquot
     results = [
         {"id": m.pk, "url": reverse("assays:particle-detail", args=[m.pk])}
@@ -145,6 +241,7 @@ def status_payload(
         "status_url": reverse("assays:file-status", args=[instrument_file.pk]),
         "results": results,
         "result_url": results[0]["url"] if len(results) == 1 else None,
+        "outputs": outputs or [],
     }
 
 
@@ -163,7 +260,16 @@ def _measurements_by_file(user, file_ids: list[int]) -> dict[int, list[ParticleM
 
 def _payloads(user, files: list[InstrumentFile]) -> list[dict[str, Any]]:
     results = _measurements_by_file(user, [f.pk for f in files])
-    return [status_payload(f, results.get(f.pk, [])) for f in files]
+    outputs = outputs_by_file(user, files)
+    return [status_payload(f, results.get(f.pk, []), outputs.get(f.pk, [])) for f in files]
+
+
+def with_outputs(user, files: list[InstrumentFile]) -> list[InstrumentFile]:
+    """Set ``outputs`` on file rows for ``_row_detail.html`` and the list's Results column."""
+    outputs = outputs_by_file(user, files)
+    for f in files:
+        f.outputs = outputs.get(f.pk, [])
+    return files
 
 
 @never_cache
@@ -209,7 +315,10 @@ def _duplicate_message(instrument_file: InstrumentFile) -> str:
 def upload_file(request: HttpRequest) -> JsonResponse:
     """One file from the drop zone (multipart: ``file``, optional ``aliquot`` accession and
     ``instrument`` id). 201 with the new record, 200 with the existing one when the same
-    bytes were uploaded before, 400 with field messages, 413 when too large."""
+    bytes were uploaded before, 400 with field messages, 403 for a user who is editor in no
+    study, 413 when too large."""
+    if not may_upload(request.user):
+        return _json_error(403, NO_UPLOAD_MESSAGE)
     form = UploadForm(request.POST, request.FILES, user=request.user)
     if upload_handlers.upload_limit_exceeded(request):
         return _json_error(413, too_large_message(), file=[too_large_message()])
@@ -272,6 +381,11 @@ class UploadPageView(PageMixin, TemplateView):
     # exolims.upload_handlers stops a file over this limit while it streams in.
     upload_limit_setting = "INSTRUMENT_FILE_MAX_BYTES"
 
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated and not may_upload(request.user):
+            raise PermissionDenied(NO_UPLOAD_MESSAGE)
+        return super().dispatch(request, *args, **kwargs)
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         user = self.request.user
         form = kwargs.pop("form", None) or UploadPageForm(
@@ -282,6 +396,7 @@ class UploadPageView(PageMixin, TemplateView):
             .select_related("aliquot", "instrument")
             .order_by("-received_at", "-id")[:RECENT_UPLOADS]
         )
+        with_outputs(user, recent)
         return super().get_context_data(
             form=form,
             dropzone=dropzone_context(form=form, user=user),
@@ -360,14 +475,6 @@ class InstrumentFileFilterSet(FilterSet):
         return queryset.filter(uploaded_by=user)
 
 
-def result_count() -> Subquery:
-    rows = ParticleMeasurement.objects.filter(instrument_file=OuterRef("pk")).order_by()
-    return Subquery(
-        rows.values("instrument_file").annotate(n=Count("id")).values("n"),
-        output_field=IntegerField(),
-    )
-
-
 class FileListView(PageMixin, TemplateView):
     section = SECTION
     template_name = "assays/files/list.html"
@@ -379,7 +486,6 @@ class FileListView(PageMixin, TemplateView):
             filterset_class=InstrumentFileFilterSet,
             queryset=visible_files(user)
             .select_related(*FILE_RELATED)
-            .annotate(result_count=result_count())
             .defer("error", "review_reason", "sha256"),
             sorts={
                 "received": "received_at",
@@ -400,10 +506,13 @@ class FileListView(PageMixin, TemplateView):
         fields["tube"].widget.attrs.update({"placeholder": "EXO-…", "class": "mono"})
         fields["mine"].widget = forms.Select(choices=[("", "Anyone"), ("true", "Only mine")])
         page.filter_fields = [page.filterset.form[name] for name in page.shown]
+        with_outputs(user, list(page.rows))
         for row in page.rows:
             row.format_label = labels.get(row.format, row.format)
             row.size_text = size_text(row.size_bytes)
-        return super().get_context_data(page=page, final_statuses=FINAL_STATUSES, **kwargs)
+        return super().get_context_data(
+            page=page, final_statuses=FINAL_STATUSES, may_upload=may_upload(user), **kwargs
+        )
 
 
 # --- One file ---------------------------------------------------------------------------

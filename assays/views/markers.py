@@ -36,7 +36,13 @@ from samples.views.history import HISTORY_SHOWN, HistoryMixin, history_rows
 from .. import characterisation_services as services
 from ..api.characterisation_filters import MarkerResultFilterSet
 from ..choices import ANTIBODY_METHODS, LYSATE_METHODS, MarkerCategory
-from ..forms.characterisation import controls_formset, controls_from, now_minute
+from ..forms.characterisation import (
+    controls_formset,
+    controls_from,
+    now_minute,
+    record_initial,
+    without_tube,
+)
 from ..forms.markers import (
     VOCABULARY_LIST_ID,
     MarkerForm,
@@ -402,8 +408,69 @@ def marker_result_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "others": others,
             "role": role,
             "can_edit": has_role(role, Role.EDITOR),
+            "not_editable": not_editable_reason(result),
         },
     )
+
+
+def not_editable_reason(result: MarkerResult) -> str:
+    """Why a result cannot be corrected here ("" when it can)."""
+    if result.instrument_file_id:
+        return "This result was read from an instrument file; its numbers are the file's."
+    return ""
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def marker_result_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Correct a marker result typed in, on the form it was entered with (the tube stays)."""
+    result = _result(request, pk)
+    user = request.user
+    if not has_role(result.study.role_of(user), Role.EDITOR):
+        raise PermissionDenied("You need the editor role in this study to change results.")
+    if reason := not_editable_reason(result):
+        messages.error(request, reason)
+        return redirect(result)
+    status = 200
+    if request.method == "POST" and (too_large := _too_large(request)):
+        messages.error(request, too_large)
+        form = without_tube(MarkerResultForm(user=user, initial=_result_initial(result)))
+        controls = controls_formset(initial=result.controls)
+        status = 413
+    elif request.method == "POST":
+        form = without_tube(MarkerResultForm(request.POST, request.FILES, user=user))
+        controls = controls_formset(request.POST)
+        if form.is_valid() and controls.is_valid():
+            try:
+                result = services.update_marker_result(
+                    user=user,
+                    result=result,
+                    data=form.service_data(controls_from(controls)),
+                    **form.uploads(),
+                )
+            except ValidationError as error:
+                form.add_service_error(error)
+            else:
+                messages.success(request, f"Saved the corrected {result.marker.symbol} result.")
+                return redirect(result)
+        status = 400
+    else:
+        form = without_tube(MarkerResultForm(user=user, initial=_result_initial(result)))
+        controls = controls_formset(initial=result.controls)
+    return render(
+        request,
+        "assays/markers/result_form.html",
+        _form_context(request, form=form, controls=controls, tube=result.aliquot, editing=result),
+        status=status,
+    )
+
+
+def _result_initial(result: MarkerResult) -> dict[str, Any]:
+    initial = record_initial(result, MarkerResultForm)
+    initial["marker"] = result.marker.symbol
+    for name in MarkerResultForm.FILE_FIELDS:  # a new file replaces; none keeps the old one
+        initial.pop(name, None)
+    return initial
 
 
 @login_required

@@ -47,6 +47,8 @@ from ..forms.characterisation import (
     cq_rows,
     now_minute,
     qpcr_sample_map,
+    record_initial,
+    without_tube,
 )
 from ..models import (
     DLSMeasurement,
@@ -98,7 +100,7 @@ def start_tube(request: HttpRequest) -> Aliquot | None:
     raw = request.GET.get("aliquot", "")
     if not raw:
         return None
-    if not raw.isdigit():
+    if not raw.isdecimal():
         raise Http404("No such tube.")
     tube = get_object_or_404(
         Aliquot.objects.visible_to(request.user).select_related("study"), pk=raw
@@ -365,6 +367,10 @@ def flow_row(m: FlowMeasurement) -> FlowMeasurement:
     m.url = reverse("assays:flow-detail", args=[m.pk])
     m.events_text = number_text(m.event_count) if m.event_count is not None else ""
     m.concentration_text = scientific(m.event_concentration_per_ml)
+    # A row marker (lists, the tube panel): the file's problems are not only on its page.
+    warnings = [str(w) for w in m.warnings or []]
+    m.warning_count = len(warnings)
+    m.warning_title = "; ".join(warnings[:3]) + (" …" if len(warnings) > 3 else "")
     return m
 
 
@@ -577,6 +583,7 @@ def dls_detail(request: HttpRequest, pk: int) -> HttpResponse:
         DLSMeasurement.objects.visible_to(request.user).select_related(*RECORD_RELATED), pk=pk
     )
     dls_row(m)
+    role = role_in(request.user, m.study)
     siblings = []
     if m.instrument_file_id:
         siblings = [
@@ -606,7 +613,9 @@ def dls_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "siblings": siblings,
             "extra": extra,
             "controls_shown": controls_text(m.controls),
-            "role": role_in(request.user, m.study),
+            "role": role,
+            "can_edit": has_role(role, Role.EDITOR),
+            "not_editable": dls_not_editable(m),
         },
     )
 
@@ -658,6 +667,79 @@ def dls_create(request: HttpRequest) -> HttpResponse:
         {"section": SECTION, "form": form, "controls": controls, "tube": tube},
         status=status,
     )
+
+
+def dls_not_editable(m: DLSMeasurement) -> str:
+    """Why a DLS result cannot be corrected or deleted here ("" when it can)."""
+    if m.instrument_file_id:
+        return (
+            "This result was read from an instrument file; its numbers are the file's "
+            "(re-process or delete the file instead)."
+        )
+    return ""
+
+
+def _editable_dls(request: HttpRequest, pk: int) -> DLSMeasurement:
+    m = get_object_or_404(
+        DLSMeasurement.objects.visible_to(request.user).select_related(*RECORD_RELATED), pk=pk
+    )
+    require_editor(request.user, m.study)
+    return m
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dls_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Correct a DLS or zeta result typed in, on the form it was entered with."""
+    m = _editable_dls(request, pk)
+    if reason := dls_not_editable(m):
+        messages.error(request, reason)
+        return redirect(m)
+    user = request.user
+    if request.method == "POST":
+        form = without_tube(DLSForm(request.POST, user=user))
+        controls = controls_formset(request.POST)
+        if form.is_valid() and controls.is_valid():
+            data = form.service_data(controls_from(controls), editing=True)
+            try:
+                m = services.update_dls_measurement(user=user, measurement=m, data=data)
+            except ValidationError as error:
+                form.add_service_error(error)
+            else:
+                messages.success(request, f"Saved the corrected {m.get_kind_display().lower()}.")
+                return redirect(m)
+        status = 400
+    else:
+        form = without_tube(DLSForm(user=user, initial=record_initial(m, DLSForm)))
+        controls = controls_formset(initial=m.controls)
+        status = 200
+    return render(
+        request,
+        "assays/dls/form.html",
+        {
+            "section": SECTION,
+            "form": form,
+            "controls": controls,
+            "tube": m.aliquot,
+            "editing": m,
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["POST"])
+def dls_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    m = _editable_dls(request, pk)
+    if reason := dls_not_editable(m):
+        messages.error(request, reason)
+        return redirect(m)
+    tube, kind = m.aliquot, m.get_kind_display().lower()
+    services.delete_record(
+        user=request.user, record=m, reason=request.POST.get("change_reason", "")
+    )
+    messages.success(request, f"Deleted the {kind} of {tube.accession}.")
+    return redirect(tube)
 
 
 # --- qPCR --------------------------------------------------------------------------------------
@@ -746,16 +828,18 @@ class CqRow:
     tube: Aliquot | None
     task: str
     cells: list[CqCell]
+    task_label: str = ""
 
 
 def cq_table(results: list[QPCRResult]) -> tuple[list[str], list[CqRow]]:
     """Targets (columns) and one row per tube or sample name: the replicates' Cq values and
-    their mean. Undetermined wells are counted, not averaged in as a number."""
+    their mean. Undetermined wells are counted, not averaged in as a number. Each task is
+    its own row: a control never shares a mean with the tube's unknowns."""
     targets = sorted({r.target for r in results}, key=str.lower)
     groups: dict[tuple, list[QPCRResult]] = {}
     for r in results:
         key = ("tube", r.aliquot_id) if r.aliquot_id else ("name", r.sample_name or r.well)
-        groups.setdefault(key, []).append(r)
+        groups.setdefault((*key, r.task), []).append(r)
     rows = []
     for members in groups.values():
         first = members[0]
@@ -771,13 +855,13 @@ def cq_table(results: list[QPCRResult]) -> tuple[list[str], list[CqRow]]:
                     undetermined=sum(r.cq is None for r in wells),
                 )
             )
-        tasks = {r.task for r in members}
         rows.append(
             CqRow(
                 label=first.aliquot.accession if first.aliquot_id else first.sample_name,
                 tube=first.aliquot if first.aliquot_id else None,
-                task=tasks.pop() if len(tasks) == 1 else "",
+                task=first.task,
                 cells=cells,
+                task_label=first.get_task_display(),
             )
         )
     rows.sort(key=lambda row: (row.tube is None, row.task != QPCRTask.UNKNOWN, row.label))
@@ -850,6 +934,7 @@ def qpcr_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 for i, n in enumerate(names)
             ],
             "general_problem": problems.get(""),
+            "map_failed": status == 400,
             "hidden": hidden,
             "mapped": _mapped(user, run),
         },
@@ -859,14 +944,14 @@ def qpcr_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _mapped(user, run: QPCRRun) -> list[tuple[str, str]]:
     """The run's sample map as (sample name, tube accession) for the tubes the user sees."""
-    ids = {int(v) for v in (run.sample_map or {}).values() if str(v).isdigit()}
+    ids = {int(v) for v in (run.sample_map or {}).values() if str(v).isdecimal()}
     accessions = dict(
         Aliquot.objects.visible_to(user).filter(pk__in=ids).values_list("pk", "accession")
     )
     return sorted(
         (name, accessions.get(int(tube), "a tube you cannot see"))
         for name, tube in (run.sample_map or {}).items()
-        if str(tube).isdigit()
+        if str(tube).isdecimal()
     )
 
 
@@ -957,7 +1042,7 @@ def panel_sections(*, user, aliquot: Aliquot) -> dict[str, Any]:
     )
     qpcr = list(
         QPCRResult.objects.visible_to(user)
-        .filter(aliquot=aliquot)
+        .filter(aliquot=aliquot, task=QPCRTask.UNKNOWN)  # controls are the run's, not the tube's
         .select_related("run")
         .order_by("-run__created_at", "run_id", "target", "well", "id")[: PANEL_ROWS * 6 + 1]
     )

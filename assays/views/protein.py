@@ -22,12 +22,14 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.generic import TemplateView
 
 from exolims.views import ListPage
+from samples.choices import Role
 from samples.filters import ChoicesFilter, FilterSet, IdFilter
 from samples.models import Aliquot, Study
+from samples.views.common import has_role
 
 from .. import characterisation_services as services
 from .. import protein_services
@@ -43,7 +45,9 @@ from ..forms.characterisation import (
     controls_from,
     map_for_editor,
     now_minute,
+    record_initial,
     resolve_plate_accessions,
+    without_tube,
 )
 from ..models import ProteinAssay, ProteinMeasurement
 from ..protein import PlateMapError, PlateQuantification
@@ -198,6 +202,7 @@ def protein_detail(request: HttpRequest, pk: int) -> HttpResponse:
         pk=pk,
     )
     protein_row(m)
+    role = role_in(request.user, m.study)
     wells = [
         {
             "well": w.get("well", ""),
@@ -215,10 +220,91 @@ def protein_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "measurement": m,
             "wells": wells,
             "controls_shown": controls_text(m.controls),
-            "role": role_in(request.user, m.study),
+            "role": role,
+            "can_edit": has_role(role, Role.EDITOR),
+            "not_editable": not_editable_reason(m),
             "volume_text": number_text(float(m.volume_ml)) if m.volume_ml is not None else "",
         },
     )
+
+
+def not_editable_reason(m: ProteinMeasurement) -> str:
+    """Why a result cannot be corrected or deleted here ("" when it can)."""
+    if m.assay_id:
+        return "This result comes from a plate: change the plate map to change it."
+    if m.instrument_file_id:
+        return "This result was read from an instrument file; its numbers are the file's."
+    return ""
+
+
+def _editable_result(request: HttpRequest, pk: int) -> ProteinMeasurement:
+    m = get_object_or_404(
+        ProteinMeasurement.objects.visible_to(request.user).select_related(*RECORD_RELATED),
+        pk=pk,
+    )
+    if not has_role(role_in(request.user, m.study), Role.EDITOR):
+        raise PermissionDenied("You need the editor role in this study to change results.")
+    return m
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def protein_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Correct a protein result typed in, on the form it was entered with (the tube stays)."""
+    m = _editable_result(request, pk)
+    if reason := not_editable_reason(m):
+        messages.error(request, reason)
+        return redirect(m)
+    user = request.user
+    if request.method == "POST":
+        form = without_tube(ProteinMeasurementForm(request.POST, user=user))
+        controls = controls_formset(request.POST)
+        if form.is_valid() and controls.is_valid():
+            try:
+                m = services.update_protein_measurement(
+                    user=user, measurement=m, data=form.service_data(controls_from(controls))
+                )
+            except ValidationError as error:
+                form.add_service_error(error)
+            else:
+                messages.success(request, "Saved the corrected protein result.")
+                return redirect(m)
+        status = 400
+    else:
+        form = without_tube(
+            ProteinMeasurementForm(user=user, initial=record_initial(m, ProteinMeasurementForm))
+        )
+        controls = controls_formset(initial=m.controls)
+        status = 200
+    default_volume = protein_services.default_volume_ml(m.aliquot)
+    return render(
+        request,
+        "assays/protein/form.html",
+        {
+            "section": SECTION,
+            "form": form,
+            "controls": controls,
+            "tube": m.aliquot,
+            "editing": m,
+            "default_volume": number_text(float(default_volume)) if default_volume else "",
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def protein_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    m = _editable_result(request, pk)
+    if reason := not_editable_reason(m):
+        messages.error(request, reason)
+        return redirect(m)
+    tube = m.aliquot
+    services.delete_record(
+        user=request.user, record=m, reason=request.POST.get("change_reason", "")
+    )
+    messages.success(request, f"Deleted the protein result of {tube.accession}.")
+    return redirect(tube)
 
 
 # --- Plates: list ----------------------------------------------------------------------------
@@ -272,7 +358,7 @@ def _tube_accessions(user, plate_map: dict) -> dict[int, str]:
     ids = {
         int(entry["sample"])
         for entry in (plate_map or {}).values()
-        if isinstance(entry, dict) and str(entry.get("sample") or "").isdigit()
+        if isinstance(entry, dict) and str(entry.get("sample") or "").isdecimal()
     }
     if not ids:
         return {}
@@ -295,7 +381,7 @@ def display_quantification(
         plate_map={
             well: (
                 {**entry, "sample": accessions.get(int(entry["sample"]), "tube " + entry["sample"])}
-                if str(entry.get("sample") or "").isdigit()
+                if str(entry.get("sample") or "").isdecimal()
                 else entry
             )
             for well, entry in (assay.plate_map or {}).items()
@@ -305,6 +391,21 @@ def display_quantification(
         return protein_services.quantify_assay(shown)
     except (CurveError, PlateMapError):
         return None
+
+
+def _dilution_text(plate_map: dict, m: ProteinMeasurement) -> str:
+    """A tube's dilution on the plate; "mixed (1, 2)" when its wells differ (the stored
+    factor is then 1, which would read as undiluted)."""
+    factors = set()
+    for well in m.wells or []:
+        entry = plate_map.get(str(well.get("well", "")).upper()) or {}
+        try:
+            factors.add(float(entry.get("dilution") or 1))
+        except (TypeError, ValueError):
+            factors.add(1.0)
+    if len(factors) > 1:
+        return "mixed (" + ", ".join(number_text(f) for f in sorted(factors)) + ")"
+    return number_text(factors.pop() if factors else float(m.dilution_factor or 1))
 
 
 def plate_grid(
@@ -328,7 +429,7 @@ def plate_grid(
                 label = number_text(entry.get("concentration"))
             elif role == "sample":
                 sample = str(entry.get("sample") or "")
-                label = accessions.get(int(sample), f"#{sample}") if sample.isdigit() else "?"
+                label = accessions.get(int(sample), f"#{sample}") if sample.isdecimal() else "?"
                 label = entry.get("accession") or label
             elif role == "control" and entry.get("name"):
                 label = str(entry["name"])[:12]
@@ -401,12 +502,18 @@ def protein_assay_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .select_related("aliquot")
         .order_by("aliquot__accession", "id")
     ]
+    for m in results:
+        m.dilution_text = _dilution_text(assay.plate_map, m)
     hidden = assay.measurements.count() - len(results)
     controls = []
+    untubed = []
     if quantification is not None:
         for control in quantification.controls:
-            named = (assay.plate_map.get(control.wells[0]) or {}).get("name")
-            controls.append(
+            entry = assay.plate_map.get(control.wells[0]) or {}
+            named = entry.get("name")
+            # Sample wells not on a tube are quantified like controls, but they are samples.
+            shown = untubed if entry.get("role") == "sample" else controls
+            shown.append(
                 {
                     "name": named or control.sample,
                     "wells": ", ".join(control.wells),
@@ -433,6 +540,7 @@ def protein_assay_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "results": results,
             "hidden": hidden,
             "controls": controls,
+            "untubed": untubed,
             "curve": curve,
             "r_squared": f"{assay.r_squared:.4f}" if assay.r_squared is not None else "",
             "blank_text": number_text(curve.get("blank"), decimals=4),

@@ -73,7 +73,7 @@ def calculator(request: HttpRequest) -> HttpResponse:
     """A GET form, so a result can be bookmarked or sent to a colleague."""
     data = request.GET if "rotor" in request.GET else None
     initial = {}
-    if data is None and request.GET.get("for", "").isdigit():
+    if data is None and request.GET.get("for", "").isdecimal():
         initial["rotor"] = int(request.GET["for"])
     form = CalculatorForm(data, initial=initial)
     result = None

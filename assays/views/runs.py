@@ -148,7 +148,7 @@ class RunDetailView(ScopedObjectMixin, DetailView):
         )
 
     def _compare_rotors(self) -> list[Rotor]:
-        ids = [v for v in self.request.GET.getlist("compare") if v.isdigit()][:5]
+        ids = [v for v in self.request.GET.getlist("compare") if v.isdecimal()][:5]
         return list(Rotor.objects.filter(pk__in=ids).order_by("name")) if ids else []
 
 

@@ -228,7 +228,7 @@ class SplitSerializer(serializers.Serializer):
         text = text.strip()
         samples = Sample.objects.visible_to(user).select_related("study")
         tubes = Aliquot.objects.visible_to(user).select_related("study", "sample")
-        if text.isdigit():
+        if text.isdecimal():
             found = []
             if kind in (None, "sample"):
                 found += list(samples.filter(pk=int(text)))

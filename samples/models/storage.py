@@ -37,7 +37,7 @@ def position_label(row: int, column: int) -> str:
 def parse_position(text: str) -> tuple[int, int]:
     """'B7' / 'b07' → (2, 7). Raises ValueError with a readable message."""
     cleaned = text.strip().upper()
-    if len(cleaned) < 2 or cleaned[0] not in string.ascii_uppercase or not cleaned[1:].isdigit():
+    if len(cleaned) < 2 or cleaned[0] not in string.ascii_uppercase or not cleaned[1:].isdecimal():
         raise ValueError(f"{text!r} is not a position like A1 or H12.")
     return string.ascii_uppercase.index(cleaned[0]) + 1, int(cleaned[1:])
 

@@ -164,7 +164,7 @@ class StorageCreateView(StorageFormMixin, CreateView):
         initial: dict[str, Any] = {}
         parent_id = self.request.GET.get("parent", "")
         parent = (
-            StorageUnit.objects.filter(pk=int(parent_id)).first() if parent_id.isdigit() else None
+            StorageUnit.objects.filter(pk=int(parent_id)).first() if parent_id.isdecimal() else None
         )
         if parent is not None:
             initial["parent"] = parent.pk

@@ -164,7 +164,8 @@
       Object.keys(map).forEach(function (well) {
         const entry = map[well];
         if (counts[entry.role] !== undefined) counts[entry.role] += 1;
-        if (entry.role === "sample") tubes.add(entry.accession || entry.sample);
+        // A sample well named but not on a tube counts as a sample well, not as a tube.
+        if (entry.role === "sample" && (entry.accession || entry.sample)) tubes.add(entry.accession || entry.sample);
         if (entry.role === "standard") levels.add(entry.concentration);
       });
       const summary = root.querySelector("[data-map-summary]");
@@ -458,6 +459,8 @@
       }
       const zero = root.querySelector("#pm-zero").checked;
       show("[data-serial-error]", "");
+      // The standards are now given: an earlier "give the concentration" must not linger.
+      show("[data-apply-error]", "");
       setSelected(function (well) {
         const p = position(well);
         const level = direction === "down" ? p.r - b.r0 : p.c - b.c0;

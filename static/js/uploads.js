@@ -75,17 +75,22 @@
       ];
     }
     if (file.status === "parsed") {
+      // What the file produced (plate, qPCR run, flow, DLS, particles), as
+      // templates/assays/files/_outputs.html writes it.
       const nodes = [];
-      if (file.result_url) {
-        nodes.push(el("a", { href: file.result_url, className: "result-link", text: "Open result" }));
-      } else if (file.results && file.results.length) {
-        nodes.push(el("a", { href: file.url, text: file.results.length + " results" }));
-      }
+      (file.outputs || []).forEach(function (output, index) {
+        if (index) nodes.push("; ");
+        nodes.push(el("a", { href: output.url, className: "result-link", text: output.text }));
+        if (output.action_url) {
+          nodes.push(" – ", el("a", { href: output.action_url, className: "result-action", text: output.action_text }));
+        }
+      });
+      // Only a file filed on one tube says so; a plate or qPCR run is on no single tube.
       if (file.aliquot) {
-        if (nodes.length) nodes.push(" on ");
-        else nodes.push("Filed on ");
+        nodes.push(nodes.length ? " on " : "Filed on ");
         nodes.push(el("a", { href: file.aliquot_url, className: "mono", text: file.aliquot }));
       }
+      if (!nodes.length) nodes.push(el("span", { className: "muted", text: "no results you can open" }));
       return nodes;
     }
     if (file.status === "processing") return [el("span", { className: "muted", text: "parsing…" })];

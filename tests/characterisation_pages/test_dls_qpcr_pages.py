@@ -302,3 +302,91 @@ def test_the_run_list_counts_wells_and_unmatched_samples(page_client, file_run, 
         reverse("assays:qpcr-run-list"), {"tube": tubes[1].accession}
     )
     assert "miR panel 1" not in filtered.content.decode()
+
+
+# --- Controls typed in with a tube's Cq values; the run page's side panel ---------------------
+
+
+def _cq_cell_row(html: str, label: str) -> str:
+    """The Cq table's row whose first cell shows ``label``."""
+    table = html.split('<table class="cq-table">', 1)[1].split("</table>", 1)[0]
+    return next(
+        row for row in table.split("<tr>") if f">{label}</" in row.split("</td>", 1)[0] + "</td>"
+    )
+
+
+def test_typed_in_controls_stay_on_the_run_not_on_the_tube(page_client, tube):
+    client = page_client("editor")
+    client.post(
+        reverse("assays:qpcr-create"),
+        cq_post(
+            tube,
+            [
+                {"target": "miR-21", "cq": "24.5", "well": "A1", "task": "unknown"},
+                {"target": "miR-21", "cq": "24.9", "well": "A2", "task": "unknown"},
+                {"target": "miR-21", "undetermined": "on", "well": "H1", "task": "ntc"},
+                {"target": "miR-21", "cq": "18", "well": "H2", "task": "positive"},
+            ],
+        ),
+    )
+    run = QPCRRun.objects.get()
+    rows = sorted(run.results.values_list("well", "task", "aliquot_id", "sample_name"))
+    assert rows == [
+        ("A1", "unknown", tube.pk, tube.accession),
+        ("A2", "unknown", tube.pk, tube.accession),
+        ("H1", "ntc", None, "No-template control"),
+        ("H2", "positive", None, "Positive control"),
+    ]
+    html = client.get(run.get_absolute_url()).content.decode()
+    tube_row = _cq_cell_row(html, tube.accession)
+    # The tube's mean is of its two unknowns only (with the positive it would be 22.47).
+    assert "mean 24.70" in tube_row and "18.00" not in tube_row and "Unknown" in tube_row
+    assert "No-template control" in _cq_cell_row(html, "No-template control")
+    assert '<span class="badge">Positive control</span>' in _cq_cell_row(html, "Positive control")
+    panel = client.get(tube.get_absolute_url()).content.decode()
+    assert "24.50 · 24.90" in panel and "mean 24.70" in panel and "18.00" not in panel
+
+
+def test_the_tube_panel_leaves_out_controls_already_on_the_tube(page_client, tube, make_run):
+    # Runs typed in before controls were kept off the tube.
+    make_run(
+        [
+            ("A1", tube.accession, "miR-21", 24.5, UNKNOWN, tube),
+            ("A2", tube.accession, "miR-21", 24.9, UNKNOWN, tube),
+            ("H2", tube.accession, "miR-21", 18.0, QPCRTask.POSITIVE, tube),
+        ]
+    )
+    panel = page_client("editor").get(tube.get_absolute_url()).content.decode()
+    assert "24.50 · 24.90" in panel and "mean 24.70" in panel and "18.00" not in panel
+
+
+def test_the_by_hand_panel_shows_only_when_relevant(page_client, tube, file_run, tubes):
+    client = page_client("editor")
+    # Unmapped samples wait above: no "None; tubes come from the accessions" beside them.
+    assert (
+        "Sample names put on tubes by hand"
+        not in client.get(file_run.get_absolute_url()).content.decode()
+    )
+    client.post(
+        file_run.get_absolute_url(),
+        {"name-0": "Plasma A", "tube-0": tubes[0].accession, "name-1": "Plasma B", "tube-1": ""},
+    )
+    html = client.get(file_run.get_absolute_url()).content.decode()
+    assert "Sample names put on tubes by hand" in html and "Plasma A →" in html
+    client.post(reverse("assays:qpcr-create"), cq_post(tube, [{"target": "miR-21", "cq": "22"}]))
+    typed = QPCRRun.objects.get(run_name="Manual miR")
+    html = client.get(typed.get_absolute_url()).content.decode()
+    assert "Sample names put on tubes by hand" not in html and "tubes come from" not in html
+
+
+def test_a_mapping_error_says_nothing_was_saved_at_the_top(page_client, file_run, foreign_tube):
+    response = page_client("editor").post(
+        file_run.get_absolute_url(),
+        {"name-0": "Plasma A", "tube-0": foreign_tube.accession, "name-1": "Plasma B"},
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    banner = html.index("nothing was saved")
+    assert banner < html.index('id="unmatched"')
+    ok = page_client("editor").get(file_run.get_absolute_url()).content.decode()
+    assert "nothing was saved" not in ok

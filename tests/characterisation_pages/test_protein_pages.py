@@ -447,3 +447,70 @@ def test_the_map_editor_round_trips_accessions(page_client, make_plate, tube, me
         .content.decode()
     )
     assert f"&quot;accession&quot;: &quot;{tube.accession}&quot;" in html
+
+
+# --- Walkthrough fixes: untubed sample wells, mixed dilutions --------------------------------
+
+
+def test_sample_wells_without_a_tube_are_listed_as_samples_not_controls(
+    page_client, make_plate, tube, members
+):
+    assay = make_plate(samples={"C4": 300, "D4": 300, "E4": 150, "F4": 150, "G4": 50})
+    plate_map = standards_map()
+    plate_map["C4"] = plate_map["D4"] = {"role": "sample", "sample": str(tube.pk)}
+    plate_map["E4"] = plate_map["F4"] = {"role": "sample", "name": "Patient 7"}
+    plate_map["G4"] = {"role": "control", "name": "PBS only"}
+    protein_services.save_plate_map(assay, user=members["editor"], plate_map=plate_map)
+    assert ProteinAssay.objects.get(pk=assay.pk).status == ProteinAssayStatus.COMPUTED
+
+    html = page_client("viewer").get(assay.get_absolute_url()).content.decode()
+    untubed = html.split("<h2>Samples without a tube</h2>")[1].split("<h2>")[0]
+    controls = html.split("<h2>Controls</h2>")[1].split("<h2>")[0]
+    assert "Patient 7" in untubed and "E4, F4" in untubed and "PBS only" not in untubed
+    assert "PBS only" in controls and "Patient 7" not in controls
+
+
+def test_a_tube_at_two_dilutions_says_mixed(page_client, make_plate, tube, members):
+    assay = make_plate(samples={"C4": 300, "D4": 150})
+    plate_map = standards_map()
+    plate_map["C4"] = {"role": "sample", "sample": str(tube.pk), "dilution": 1}
+    plate_map["D4"] = {"role": "sample", "sample": str(tube.pk), "dilution": 2}
+    protein_services.save_plate_map(assay, user=members["editor"], plate_map=plate_map)
+
+    html = page_client("viewer").get(assay.get_absolute_url()).content.decode()
+    row = html.split("<h2>Tube results</h2>")[1].split("</tr>")[1]
+    assert tube.accession in row and "mixed (1, 2)" in row
+
+
+def test_the_map_editor_clears_a_stale_error_and_counts_no_tube_for_untubed_samples(
+    page_client, make_plate, members
+):
+    from tests.file_pages.offline_browser import offline_page
+
+    assay = make_plate(samples={"C4": 300})
+    plate_map = standards_map()
+    for well in ("C4", "D4", "E4"):
+        plate_map[well] = {"role": "sample", "name": "Patient 7"}
+    protein_services.save_plate_map(assay, user=members["editor"], plate_map=plate_map)
+    html = page_client("editor").get(reverse("assays:protein-assay-map", args=[assay.pk]))
+    assert html.status_code == 200
+
+    with offline_page(html.content.decode()) as page:
+        summary = page.locator("[data-map-summary]").inner_text()
+        # "Set selected wells" as standards without a concentration: refused, with a message.
+        page.fill("#pm-range", "A1:H2")
+        page.press("#pm-range", "Enter")
+        page.check("input[name=pm-role][value=standard]")
+        page.click("[data-apply]")
+        refused = page.locator("[data-apply-error]").inner_text()
+        # A serial fill then gives the standards their concentrations.
+        page.fill("#pm-top", "2000")
+        page.fill("#pm-factor", "2")
+        page.click("[data-serial]")
+        filled = page.locator("td[data-well='B1'] .pw-label").inner_text()
+        stale_hidden = page.locator("[data-apply-error]").is_hidden()
+
+    assert "3 sample wells (0 tubes)" in summary
+    assert refused.startswith("Give the standard's concentration")
+    assert filled == "1000"
+    assert stale_hidden

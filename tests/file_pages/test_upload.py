@@ -31,7 +31,7 @@ def poll(client, file_id: int) -> dict:
 
 
 def test_upload_page_renders_a_drop_zone_with_a_plain_form_fallback(page_client, instrument):
-    response = page_client("viewer").get(reverse("assays:file-upload"))
+    response = page_client("editor").get(reverse("assays:file-upload"))
     html = response.content.decode()
     assert response.status_code == 200
     assert "data-uploader" in html and f'data-upload-url="{reverse(UPLOAD)}"' in html
@@ -122,7 +122,21 @@ def test_a_tube_of_another_study_reads_as_not_found(page_client, other_tube):
     assert not InstrumentFile.objects.exists()
 
 
-def test_viewers_may_not_file_results_on_a_tube(page_client, tube):
+def test_viewers_may_not_upload_at_all(page_client, tube):
+    # A viewer is editor in no study: refused before the tube is even looked at.
+    response = post(page_client("viewer"), file=nta_upload(), aliquot=tube.accession)
+    assert response.status_code == 403
+    assert "editor role" in response.json()["message"]
+    assert not InstrumentFile.objects.exists()
+
+
+def test_an_editor_elsewhere_may_not_file_results_on_a_tube_they_only_view(
+    page_client, tube, members, other_study
+):
+    from samples.choices import Role
+    from samples.models import StudyMembership
+
+    StudyMembership.objects.create(study=other_study, user=members["viewer"], role=Role.EDITOR)
     response = post(page_client("viewer"), file=nta_upload(), aliquot=tube.accession)
     assert response.status_code == 400
     assert "editor role" in response.json()["errors"]["aliquot"][0]
@@ -134,10 +148,10 @@ def test_an_unknown_instrument_is_a_field_error(page_client):
     assert response.status_code == 400 and "instrument" in response.json()["errors"]
 
 
-def test_without_a_tube_anyone_signed_in_may_upload_and_sees_their_own_file(
+def test_without_a_tube_an_editor_may_upload_and_the_file_waits_for_review(
     page_client, django_capture_on_commit_callbacks
 ):
-    client = page_client("outsider")
+    client = page_client("editor")
     with django_capture_on_commit_callbacks(execute=True):
         response = post(client, file=nta_upload(sample="no accession here"))
     assert response.status_code == 201

@@ -20,6 +20,7 @@ from assays.models import (
     QPCRResult,
     QPCRRun,
 )
+from assays.models.measurements import FLOW_DATA_MISSING
 from assays.protein_services import save_plate_map
 from tests.parsers.fcs_synth import build_fcs
 
@@ -163,3 +164,38 @@ def test_every_real_characterisation_export_is_filed_or_waits_for_review(path, m
     assert upload.status in (FileStatus.PARSED, FileStatus.NEEDS_REVIEW), upload.error
     if upload.status == FileStatus.NEEDS_REVIEW:
         assert "Pick the measured tube" in upload.review_reason
+
+
+def test_an_fcs_file_cut_off_in_its_data_claims_no_event_concentration(make_file, tube):
+    whole = fcs_for(tube.accession, events=2000)
+    upload = make_file(whole[: len(whole) // 2], name="acq_cut.fcs")
+    processing.process_file(upload.pk)
+
+    flow = FlowMeasurement.objects.get(instrument_file=reload(upload))
+    assert flow.event_count == 2000, "the file's $TOT is still the acquisition's event count"
+    assert flow.event_concentration_per_ml is None, "events that were not read gave a count/mL"
+    assert flow.warnings[0] == FLOW_DATA_MISSING
+    assert flow.data_missing and flow.compute_concentration() is None
+    assert all(channel["median"] is None for channel in flow.channels)
+
+
+def test_a_whole_fcs_file_has_no_data_missing_flag(make_file, tube):
+    upload = make_file(fcs_for(tube.accession), name="acq_whole.fcs")
+    processing.process_file(upload.pk)
+    flow = FlowMeasurement.objects.get(instrument_file=reload(upload))
+    assert not flow.data_missing and FLOW_DATA_MISSING not in flow.warnings
+
+
+@pytest.mark.skipif(
+    not (SHARED / "fcs" / "eyurtsev__fcsparser__sample_header.fcs").is_file(),
+    reason=f"{SHARED} is absent",
+)
+def test_the_real_header_only_fcs_file_gives_no_event_concentration(make_file, tube):
+    path = SHARED / "fcs" / "eyurtsev__fcsparser__sample_header.fcs"
+    upload = make_file(path.read_bytes(), name=path.name, aliquot=tube)
+    processing.process_file(upload.pk)
+
+    flow = FlowMeasurement.objects.get(instrument_file=reload(upload))
+    assert flow.event_count == 20000 and flow.file_volume_ul
+    assert flow.event_concentration_per_ml is None
+    assert flow.warnings[0] == FLOW_DATA_MISSING
