@@ -240,10 +240,7 @@ class ProteinMeasurementSerializer(RecordSerializer):
             *RECORD_FIELDS,
             "source",
             "assay",
-            "method",
-            "concentration_ug_per_ml",
-            "dilution_factor",
-            "volume_ml",
+            *services.PROTEIN_OWN_FIELDS,
             "total_ug",
             "replicate_cv_pct",
             "wells",
@@ -278,20 +275,8 @@ class MarkerResultSerializer(RecordSerializer):
             "marker_name",
             "misev_category",
             "misev_category_display",
-            "method",
-            "detection",
-            "antibody_clone",
-            "antibody_vendor",
-            "antibody_catalogue",
-            "antibody_rrid",
-            "antibody_lot",
-            "antibody_dilution",
-            "lysis_buffer",
-            "reducing",
-            "loading_amount",
-            "loading_unit",
-            "semi_quantitative",
-            "band_intensity",
+            # The marker is shown above, by its symbol.
+            *(name for name in services.MARKER_OWN_FIELDS if name != "marker"),
             "blot_image_url",
             "has_densitometry",
         ]
@@ -416,32 +401,12 @@ class FlowMeasurementDetailSerializer(FlowMeasurementSerializer):
         read_only_fields = fields
 
 
-_DLS_SUMMARY = [
-    "kind",
-    "record_number",
-    "sample_name",
-    "temperature_c",
-    "dispersant",
-    "z_average_nm",
-    "pdi",
-    "intercept",
-    "count_rate_kcps",
-    "attenuator",
-    "quality",
-    "peaks",
-    "zeta_potential_mv",
-    "zeta_deviation_mv",
-    "mobility",
-    "conductivity_ms_cm",
-]
-
-
 class DLSMeasurementSerializer(RecordSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api-dls-measurement-detail")
 
     class Meta:
         model = DLSMeasurement
-        fields = [*RECORD_FIELDS, *_DLS_SUMMARY]
+        fields = [*RECORD_FIELDS, *services.DLS_OWN_FIELDS]
         read_only_fields = fields
 
 
@@ -716,7 +681,7 @@ class RecordWriteSerializer(serializers.ModelSerializer):
     )
     controls = ControlsField(required=False)
 
-    COMMON = ["aliquot", "measured_at", "operator", "instrument", "sop", "controls", "notes"]
+    COMMON = ["aliquot", *services.COMMON_FIELDS]
 
 
 class ProteinMeasurementWriteSerializer(RecordWriteSerializer):
@@ -724,10 +689,7 @@ class ProteinMeasurementWriteSerializer(RecordWriteSerializer):
         model = ProteinMeasurement
         fields = [
             *RecordWriteSerializer.COMMON,
-            "method",
-            "concentration_ug_per_ml",
-            "dilution_factor",
-            "volume_ml",
+            *services.PROTEIN_OWN_FIELDS,
         ]
         extra_kwargs = {
             "concentration_ug_per_ml": {
@@ -843,7 +805,7 @@ class QPCRRowSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = QPCRResult
-        fields = ["target", "cq", "well", "task", "reporter", "quantity", "sample_name"]
+        fields = list(services.QPCR_ROW_FIELDS)
 
 
 class QPCREntrySerializer(serializers.Serializer):

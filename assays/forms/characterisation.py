@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms import formset_factory
 from django.utils import timezone
 
@@ -114,6 +114,11 @@ class TubeMixin:
 
     def clean_tube(self):
         return find_tube_for_results(self.cleaned_data["tube"], user=self.user)
+
+    def add_tube_refusal(self, error: PermissionDenied) -> None:
+        """Show, on the tube, why the service would not record on it (the tube was fine when
+        the form was checked; the service has the last word)."""
+        self.add_error("tube", str(error) or "You cannot record results on this tube.")
 
 
 def record_initial(record: Any, form_class: type[forms.Form]) -> dict[str, Any]:

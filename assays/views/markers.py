@@ -65,6 +65,7 @@ from .measurements import (
     RECORD_RELATED,
     SECTION,
     controls_text,
+    require_result_editor,
     require_some_editor_role,
     start_tube,
 )
@@ -193,7 +194,7 @@ def marker_result_create(request: HttpRequest) -> HttpResponse:
                     **form.uploads(),
                 )
             except PermissionDenied as error:
-                form.add_error("tube", str(error) or "You cannot record results on this tube.")
+                form.add_tube_refusal(error)
             except ValidationError as error:
                 form.add_service_error(error)
             else:
@@ -239,7 +240,7 @@ def _panel_create(request: HttpRequest, tube) -> HttpResponse:
             try:
                 results = _save_panel(user, form, rows, controls_from(controls))
             except PermissionDenied as error:
-                form.add_error("tube", str(error) or "You cannot record results on this tube.")
+                form.add_tube_refusal(error)
             except _PanelRowRefused as refused:
                 _show_row_error(form, rows, refused)
             except ValidationError as error:
@@ -426,8 +427,7 @@ def marker_result_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Correct a marker result typed in, on the form it was entered with (the tube stays)."""
     result = _result(request, pk)
     user = request.user
-    if not has_role(result.study.role_of(user), Role.EDITOR):
-        raise PermissionDenied("You need the editor role in this study to change results.")
+    require_result_editor(user, result.study)
     if reason := not_editable_reason(result):
         messages.error(request, reason)
         return redirect(result)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from xml.sax.saxutils import escape, quoteattr
 
 import django_filters as filters
@@ -21,7 +21,15 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    IntegerField,
+    Model,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+)
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -78,6 +86,16 @@ SECTION = "instruments"
 PANEL_ROWS = 8
 RECORD_RELATED = ("aliquot", "study", "instrument", "operator", "instrument_file")
 
+Record = TypeVar("Record", bound=Model)
+
+
+def visible_record(request: HttpRequest, model: type[Record], pk: int, *related: str) -> Record:
+    """Record ``pk`` of ``model`` if the user may see it (404 otherwise), with the tube, study,
+    instrument and people every record page shows, and ``related`` besides."""
+    return get_object_or_404(
+        model.objects.visible_to(request.user).select_related(*RECORD_RELATED, *related), pk=pk
+    )
+
 
 # --- Who may do what ------------------------------------------------------------------------
 
@@ -86,12 +104,19 @@ def role_in(user, study: Study | None) -> str | None:
     return study.role_of(user) if study is not None else None
 
 
-def require_editor(user, study: Study | None) -> str:
-    """The user's role in ``study``; PermissionDenied below editor."""
+def require_editor(
+    user, study: Study | None, *, refusal: str = "Your role in this study does not allow changes."
+) -> str:
+    """The user's role in ``study``; PermissionDenied (saying ``refusal``) below editor."""
     role = role_in(user, study)
     if not has_role(role, Role.EDITOR):
-        raise PermissionDenied("Your role in this study does not allow changes.")
+        raise PermissionDenied(refusal)
     return role
+
+
+def require_result_editor(user, study: Study | None) -> None:
+    """PermissionDenied unless the user may correct a result typed in for ``study``."""
+    require_editor(user, study, refusal="You need the editor role in this study to change results.")
 
 
 def start_tube(request: HttpRequest) -> Aliquot | None:
@@ -479,9 +504,7 @@ class FlowListView(PageMixin, TemplateView):
 @require_http_methods(["GET", "POST"])
 def flow_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Keywords, channels and the MIFlowCyt-EV fields (editors change them here)."""
-    m = get_object_or_404(
-        FlowMeasurement.objects.visible_to(request.user).select_related(*RECORD_RELATED), pk=pk
-    )
+    m = visible_record(request, FlowMeasurement, pk)
     role = role_in(request.user, m.study)
     can_edit = has_role(role, Role.EDITOR)
     form = controls = None
@@ -579,9 +602,7 @@ class DLSListView(PageMixin, TemplateView):
 
 @login_required
 def dls_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    m = get_object_or_404(
-        DLSMeasurement.objects.visible_to(request.user).select_related(*RECORD_RELATED), pk=pk
-    )
+    m = visible_record(request, DLSMeasurement, pk)
     dls_row(m)
     role = role_in(request.user, m.study)
     siblings = []
@@ -647,7 +668,7 @@ def dls_create(request: HttpRequest) -> HttpResponse:
                     data=form.service_data(controls_from(controls)),
                 )
             except PermissionDenied as error:
-                form.add_error("tube", str(error) or "You cannot record results on this tube.")
+                form.add_tube_refusal(error)
             except ValidationError as error:
                 form.add_service_error(error)
             else:
@@ -680,9 +701,7 @@ def dls_not_editable(m: DLSMeasurement) -> str:
 
 
 def _editable_dls(request: HttpRequest, pk: int) -> DLSMeasurement:
-    m = get_object_or_404(
-        DLSMeasurement.objects.visible_to(request.user).select_related(*RECORD_RELATED), pk=pk
-    )
+    m = visible_record(request, DLSMeasurement, pk)
     require_editor(request.user, m.study)
     return m
 
@@ -981,7 +1000,7 @@ def qpcr_create(request: HttpRequest) -> HttpResponse:
                         sop=form.cleaned_data["sop"],
                     )
                 except PermissionDenied as error:
-                    form.add_error("tube", str(error) or "You cannot record results on this tube.")
+                    form.add_tube_refusal(error)
                 except ValidationError as error:
                     form.add_service_error(error)
                 else:

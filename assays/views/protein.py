@@ -53,12 +53,13 @@ from ..models import ProteinAssay, ProteinMeasurement
 from ..protein import PlateMapError, PlateQuantification
 from .common import PageMixin
 from .measurements import (
-    RECORD_RELATED,
     SECTION,
     controls_text,
+    require_result_editor,
     require_some_editor_role,
     role_in,
     start_tube,
+    visible_record,
 )
 from .particles import number_text
 
@@ -155,7 +156,7 @@ def protein_create(request: HttpRequest) -> HttpResponse:
                     user=user, aliquot=form.cleaned_data["tube"], data=data
                 )
             except PermissionDenied as error:
-                form.add_error("tube", str(error) or "You cannot record results on this tube.")
+                form.add_tube_refusal(error)
             except ValidationError as error:
                 form.add_service_error(error)
             else:
@@ -195,12 +196,7 @@ def protein_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def protein_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    m = get_object_or_404(
-        ProteinMeasurement.objects.visible_to(request.user).select_related(
-            *RECORD_RELATED, "assay"
-        ),
-        pk=pk,
-    )
+    m = visible_record(request, ProteinMeasurement, pk, "assay")
     protein_row(m)
     role = role_in(request.user, m.study)
     wells = [
@@ -238,12 +234,8 @@ def not_editable_reason(m: ProteinMeasurement) -> str:
 
 
 def _editable_result(request: HttpRequest, pk: int) -> ProteinMeasurement:
-    m = get_object_or_404(
-        ProteinMeasurement.objects.visible_to(request.user).select_related(*RECORD_RELATED),
-        pk=pk,
-    )
-    if not has_role(role_in(request.user, m.study), Role.EDITOR):
-        raise PermissionDenied("You need the editor role in this study to change results.")
+    m = visible_record(request, ProteinMeasurement, pk)
+    require_result_editor(request.user, m.study)
     return m
 
 

@@ -16,6 +16,7 @@ from assays.parsers.gen5 import Gen5Parser
 from assays.parsers.results import PlateResult
 from assays.parsers.softmax import SoftMaxParser, plate_wells
 
+from .mutations import BYTE_KINDS, mutated
 from .synth import DATA_DIR
 
 PARSERS = {"softmax": SoftMaxParser(), "gen5": Gen5Parser()}
@@ -129,23 +130,6 @@ def _check(key: str, data: bytes) -> None:
 
 
 @st.composite
-def mutated_bytes(draw, key: str) -> bytes:
-    data = bytearray(draw(st.sampled_from(GOLDEN[key])))
-    for _ in range(draw(st.integers(1, 6))):
-        kind = draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
-        pos = draw(st.integers(0, max(0, len(data) - 1)))
-        if kind == "flip" and data:
-            data[pos] = draw(st.integers(0, 255))
-        elif kind == "insert":
-            data[pos:pos] = draw(st.binary(min_size=1, max_size=8))
-        elif kind == "delete":
-            del data[pos : pos + draw(st.integers(1, 64))]
-        elif kind == "truncate":
-            del data[pos:]
-    return bytes(data)
-
-
-@st.composite
 def mutated_text(draw, key: str) -> bytes:
     """Text-level mutations, so UTF-16 files are damaged in their structure, not their bytes."""
     text = draw(st.sampled_from(TEXTS[key]))
@@ -186,7 +170,7 @@ def test_random_bytes(key, data):
 @FUZZ
 @given(data=st.data())
 def test_mutated_golden_bytes(key, data):
-    _check(key, data.draw(mutated_bytes(key)))
+    _check(key, data.draw(mutated(GOLDEN[key], kinds=BYTE_KINDS)))
 
 
 @pytest.mark.parametrize("key", sorted(PARSERS))

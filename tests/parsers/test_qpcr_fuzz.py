@@ -17,6 +17,7 @@ from assays.parsers.quantstudio import QuantStudioParser
 from assays.parsers.rdml import RDMLParser
 from assays.parsers.results import QPCRResult
 
+from .mutations import mutated
 from .synth import DATA_DIR
 from .test_rdml import rdml_10, rdml_13, zipped
 
@@ -93,33 +94,6 @@ def _check(key: str, data: bytes, name: str = "fuzz.txt") -> None:
         assert all(isinstance(flag, str) for flag in row.flags)
 
 
-@st.composite
-def mutated(draw, key: str) -> bytes:
-    data = bytearray(draw(st.sampled_from(GOLDEN[key])))
-    for _ in range(draw(st.integers(1, 6))):
-        kind = draw(st.sampled_from(["flip", "insert", "delete", "truncate", "splice", "line"]))
-        pos = draw(st.integers(0, max(0, len(data) - 1)))
-        if kind == "flip" and data:
-            data[pos] = draw(st.integers(0, 255))
-        elif kind == "insert":
-            data[pos:pos] = draw(st.binary(min_size=1, max_size=8))
-        elif kind == "delete":
-            del data[pos : pos + draw(st.integers(1, 64))]
-        elif kind == "truncate":
-            del data[pos:]
-        elif kind == "splice":
-            data[pos:pos] = draw(st.sampled_from(SPLICES))
-        elif kind == "line" and data:
-            start = data.rfind(b"\n", 0, pos) + 1
-            end = data.find(b"\n", pos)
-            end = len(data) if end < 0 else end + 1
-            if draw(st.booleans()):
-                data[start:start] = data[start:end]
-            else:
-                del data[start:end]
-    return bytes(data)
-
-
 @pytest.mark.parametrize("key", sorted(PARSERS))
 @FUZZ
 @given(data=st.binary(max_size=4096))
@@ -131,13 +105,13 @@ def test_random_bytes(key, data):
 @FUZZ
 @given(data=st.data())
 def test_mutated_golden_files(key, data):
-    _check(key, data.draw(mutated(key)))
+    _check(key, data.draw(mutated(GOLDEN[key], SPLICES)))
 
 
 @FUZZ
 @given(data=st.data())
 def test_mutated_rdml_inside_a_valid_zip(data):
-    xml = data.draw(mutated("rdml"))
+    xml = data.draw(mutated(GOLDEN["rdml"], SPLICES))
     _check("rdml", zipped({"rdml_data.xml": xml}), "run.rdml")
 
 
