@@ -58,5 +58,5 @@ def parse_decimal(value: object) -> Decimal:
     except (InvalidOperation, ValueError):
         raise ValidationError(f"{value!r} is not a number.", code="invalid") from None
     if not number.is_finite():  # "NaN", "sNaN", "Infinity" parse, but are no amount
-        raise ValidationError(f"{value!r} is not a number.", code="invalid")
+        raise ValidationError(f"{value!r} is not a finite number.", code="invalid")
     return number

@@ -166,7 +166,7 @@ def test_unknown_volume_unit_and_ambiguous_numbers_rejected():
 
 @pytest.mark.parametrize("text", ["NaN", "sNaN", "Infinity", "-inf"])
 def test_special_decimal_values_are_not_numbers(text):
-    with pytest.raises(ValidationError, match="not a number"):
+    with pytest.raises(ValidationError, match="not a finite number"):
         parse_decimal(text)
 
 
