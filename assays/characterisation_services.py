@@ -95,7 +95,17 @@ MAX_PLATE_ROWS, MAX_PLATE_COLUMNS = 16, 48  # up to 1536-well plates
 IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "TIFF": "image/tiff"}
 
 # Fields a person may give for each kind of record (besides the tube).
-COMMON_FIELDS = ("measured_at", "operator", "instrument", "sop", "controls", "notes")
+COMMON_FIELDS = (
+    "measured_at",
+    "operator",
+    "instrument",
+    "sop",
+    "controls",
+    "notes",
+    "raw_files",
+)
+# Most raw files one record may link to.
+MAX_RAW_FILES = 50
 PROTEIN_OWN_FIELDS = ("method", "concentration_ug_per_ml", "dilution_factor", "volume_ml")
 MARKER_OWN_FIELDS = (
     "marker",
@@ -162,6 +172,7 @@ FLOW_REPORTING_FIELDS = (
     "dilution_factor",
     "controls",
     "notes",
+    "raw_files",
 )
 QPCR_ROW_FIELDS = ("target", "cq", "well", "task", "reporter", "quantity", "sample_name")
 MARKER_VOCABULARY_FIELDS = ("symbol", "name", "aliases", "category", "source")
@@ -281,6 +292,9 @@ def _assign(record: models.Model, data: Mapping[str, Any], allowed: Iterable[str
     if unknown:
         raise ValidationError({name: "Not a field you can set on this record." for name in unknown})
     for name, value in data.items():
+        if name == "raw_files":
+            record._raw_file_ids = value  # linked after the row is saved (_link_raw_files)
+            continue
         if name == "operator":
             value = _operator(value)
         elif name == "instrument":
@@ -288,6 +302,30 @@ def _assign(record: models.Model, data: Mapping[str, Any], allowed: Iterable[str
         elif isinstance(value, str) and name not in ("notes", "gating"):
             value = value.strip()
         setattr(record, name, value)
+
+
+def _link_raw_files(record: models.Model, user) -> None:
+    """Link the instrument files a person named as the record's raw data. Only files the
+    user may see; any other id is refused (the service's transaction undoes the save)."""
+    ids = getattr(record, "_raw_file_ids", None)
+    if ids is None:
+        return
+    if not isinstance(ids, list | tuple) or len(ids) > MAX_RAW_FILES:
+        raise ValidationError({"raw_files": f"Give at most {MAX_RAW_FILES} file ids as a list."})
+    wanted = set()
+    for value in ids:
+        text = str(value).strip()
+        if isinstance(value, bool) or not (text.isascii() and text.isdecimal()):
+            raise ValidationError({"raw_files": f"{value!r} is not an instrument file id."})
+        wanted.add(int(text))
+    found = set(
+        InstrumentFile.objects.visible_to(user).filter(pk__in=wanted).values_list("pk", flat=True)
+    )
+    missing = sorted(wanted - found)
+    if missing:
+        listed = ", ".join(str(pk) for pk in missing)
+        raise ValidationError({"raw_files": f"No instrument file you can see has id {listed}."})
+    record.raw_files.set(sorted(found))
 
 
 def _operator(value: Any):
@@ -505,6 +543,7 @@ def record_protein_measurement(*, user, aliquot: Aliquot, data: Mapping[str, Any
     _full_clean(measurement)
     _protein_totals(measurement)
     measurement.save()
+    _link_raw_files(measurement, user)
     return measurement
 
 
@@ -525,6 +564,7 @@ def update_protein_measurement(
     _full_clean(row)
     _protein_totals(row)
     row.save()
+    _link_raw_files(row, user)
     return row
 
 
@@ -842,6 +882,7 @@ def record_marker_result(
     _attach_marker_files(result, blot_image, densitometry_file)
     _full_clean(result, exclude=["blot_image"])
     _save_with_blot(result)
+    _link_raw_files(result, user)
     return result
 
 
@@ -864,6 +905,7 @@ def update_marker_result(
     _attach_marker_files(row, blot_image, densitometry_file)
     _full_clean(row, exclude=["blot_image"])
     _save_with_blot(row)
+    _link_raw_files(row, user)
     return row
 
 
@@ -952,6 +994,7 @@ def record_imaging(
     ]
     record.save()
     _save_images(prepared)
+    _link_raw_files(record, user)
     return record
 
 
@@ -962,6 +1005,7 @@ def update_imaging_record(*, user, record: ImagingRecord, data: Mapping[str, Any
     _assign(row, data, IMAGING_FIELDS)
     _full_clean(row)
     row.save()
+    _link_raw_files(row, user)
     return row
 
 
@@ -990,6 +1034,7 @@ def record_dls_measurement(*, user, aliquot: Aliquot, data: Mapping[str, Any]) -
     if measurement.kind == DLSKind.ZETA and measurement.zeta_potential_mv is None:
         raise ValidationError({"zeta_potential_mv": "A zeta result needs its potential (mV)."})
     measurement.save()
+    _link_raw_files(measurement, user)
     return measurement
 
 
@@ -1010,6 +1055,7 @@ def update_dls_measurement(
     if row.kind == DLSKind.ZETA and row.zeta_potential_mv is None:
         raise ValidationError({"zeta_potential_mv": "A zeta result needs its potential (mV)."})
     row.save()
+    _link_raw_files(row, user)
     return row
 
 
@@ -1033,6 +1079,7 @@ def update_flow_reporting(
     row.event_concentration_per_ml = row.compute_concentration()
     with pghistory.context(reason="MIFlowCyt-EV reporting"):
         row.save()
+    _link_raw_files(row, user)
     return row
 
 

@@ -199,6 +199,7 @@ RECORD_FIELDS = [
     "instrument_name",
     "sop",
     "instrument_file",
+    "raw_files",
     "controls",
     "notes",
     "created_by",
@@ -228,6 +229,9 @@ class RecordSerializer(serializers.ModelSerializer):
         source="created_by.username", read_only=True, allow_null=True, default=None
     )
     controls = ControlsField(read_only=True)
+    raw_files = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True, help_text="Instrument files holding the raw data."
+    )
 
 
 class ProteinMeasurementSerializer(RecordSerializer):
@@ -680,6 +684,12 @@ class RecordWriteSerializer(serializers.ModelSerializer):
         queryset=Instrument.objects.all(), required=False, allow_null=True
     )
     controls = ControlsField(required=False)
+    raw_files = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=services.MAX_RAW_FILES,
+        help_text="Ids of instrument files (uploaded raw data) to link to the record.",
+    )
 
     COMMON = ["aliquot", *services.COMMON_FIELDS]
 
@@ -930,6 +940,8 @@ class RecordViewSet(ConflictAsHttp409, StudyScopedViewSet):
 
     def get_queryset(self) -> QuerySet:
         queryset = super().get_queryset().select_related(*self.related)
+        if "raw_files" in getattr(self.serializer_class.Meta, "fields", ()):
+            queryset = queryset.prefetch_related("raw_files")
         if self.action == "list" and self.list_defer:
             queryset = queryset.defer(*self.list_defer)
         return queryset
@@ -943,7 +955,7 @@ class RecordViewSet(ConflictAsHttp409, StudyScopedViewSet):
 
     def read(self, pk: int) -> dict[str, Any]:
         model = self.queryset.model
-        obj = model.objects.select_related(*self.related).get(pk=pk)
+        obj = model.objects.select_related(*self.related).prefetch_related("raw_files").get(pk=pk)
         serializer_class = self.detail_serializer_class or self.serializer_class
         return serializer_class(obj, context=self.get_serializer_context()).data
 
