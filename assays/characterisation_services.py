@@ -475,6 +475,16 @@ def save_marker(*, user, data: Mapping[str, Any], marker: Marker | None = None) 
             raise ValidationError(
                 {"symbol": "A built-in row keeps its symbol; add a new row instead."}
             )
+        # A built-in category decides every study's MISEV scores: staff change it, like rules.
+        if (
+            row.is_builtin
+            and "category" in data
+            and data["category"] != row.category
+            and not (user.is_staff or user.is_superuser)
+        ):
+            raise PermissionDenied(
+                "Re-categorising a built-in marker changes every study's scores; ask staff."
+            )
     _assign(row, data, MARKER_VOCABULARY_FIELDS)
     _full_clean(row)
     others = Marker.objects.exclude(pk=row.pk) if row.pk else Marker.objects.all()

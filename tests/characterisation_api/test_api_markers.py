@@ -239,3 +239,16 @@ def test_results_are_corrected_by_editors_only(client_for, tube):
     moved = client_for("editor").patch(url, {"aliquot": "EXO-999999"}, format="json")
     assert moved.status_code == 400 and "aliquot" in moved.json()
     assert client_for("editor").delete(url).status_code == 204
+
+
+def test_only_staff_recategorise_a_built_in_marker(client_for, members):
+    from assays.models import Marker
+
+    cd63 = Marker.objects.get(symbol="CD63")
+    url = f"{MARKERS}{cd63.pk}/"
+    response = client_for("manager").patch(url, {"category": "2b"}, format="json")
+    assert response.status_code == 403
+    assert Marker.objects.get(pk=cd63.pk).category == "1a"
+    renamed = client_for("manager").patch(url, {"name": "tetraspanin CD63"}, format="json")
+    assert renamed.status_code == 200
+    assert client_for("superuser").patch(url, {"category": "2b"}, format="json").status_code == 200
