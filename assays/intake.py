@@ -41,7 +41,7 @@ from samples.choices import Role, roles_at_least
 from samples.models import Aliquot, StudyMembership
 
 from .models import Instrument, InstrumentFile
-from .permissions import instrument_of
+from .permissions import instrument_of, may_upload
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +131,10 @@ def register_instrument_file(
     if declared is not None and declared > limit:
         raise FileTooLarge(limit)
 
+    if not may_upload(user):
+        raise PermissionDenied(
+            "Uploading results needs the editor role in a study (viewers cannot file them)."
+        )
     own_instrument = instrument_of(user)
     if own_instrument is not None:
         if instrument is not None and instrument.pk != own_instrument.pk:

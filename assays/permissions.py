@@ -29,6 +29,8 @@ from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
 from exolims.authentication import HashedTokenAuthentication
+from samples.choices import Role
+from samples.models import StudyMembership
 
 DENIED_MESSAGE = "Instrument accounts may only upload instrument files and read their own uploads."
 # Memo on the (per-request) user object: the account's Instrument, or None.
@@ -86,3 +88,13 @@ class InstrumentAwareTokenAuthentication(HashedTokenAuthentication):
             if not instrument_may_use(result[0], view):
                 raise exceptions.PermissionDenied(DENIED_MESSAGE)
         return result
+
+
+def may_upload(user: Any) -> bool:
+    """Editors and managers of some study (and superusers, instrument accounts); a viewer
+    could upload but never pick a tube to file the results on."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser or instrument_of(user) is not None:
+        return True
+    return StudyMembership.objects.filter(user=user, role__in=[Role.EDITOR, Role.MANAGER]).exists()

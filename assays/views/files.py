@@ -40,9 +40,8 @@ from django.views.generic import DetailView, TemplateView
 
 from exolims import upload_handlers
 from exolims.views import ListPage
-from samples.choices import Role
 from samples.filters import ChoicesFilter, FilterSet, IdFilter
-from samples.models import Study, StudyMembership
+from samples.models import Study
 from samples.views.common import accession_candidates
 from samples.views.history import HistoryMixin
 
@@ -59,7 +58,7 @@ from ..models import (
     QPCRRun,
 )
 from ..parsers.registry import PARSERS, get_parser
-from ..permissions import instrument_of
+from ..permissions import may_upload
 from .common import PageMixin
 
 SECTION = "instruments"
@@ -94,16 +93,6 @@ NO_UPLOAD_MESSAGE = (
     "Uploading instrument files needs the editor role in a study: results are filed on "
     "tubes you may record results on, and you are editor in no study."
 )
-
-
-def may_upload(user) -> bool:
-    """Editors and managers of some study (and superusers, instrument accounts); a viewer
-    could upload but never pick a tube to file the results on."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    if user.is_superuser or instrument_of(user) is not None:
-        return True
-    return StudyMembership.objects.filter(user=user, role__in=[Role.EDITOR, Role.MANAGER]).exists()
 
 
 def max_upload_bytes() -> int:

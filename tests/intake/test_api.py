@@ -37,6 +37,13 @@ def stored(user, data: bytes, *, name: str = "f.csv", aliquot=None, **changes) -
 pytestmark = pytest.mark.django_db
 
 
+def test_a_viewer_cannot_upload_through_the_api(client_for, enqueued):
+    response = upload(client_for("viewer"))
+    assert response.status_code == 403
+    assert "editor role" in str(response.json())
+    assert not InstrumentFile.objects.exists()
+
+
 def test_signing_in_is_required(api_client, enqueued):
     assert upload(api_client).status_code == 401
     assert api_client.get(FILES).status_code == 401
@@ -244,7 +251,9 @@ def test_resolve_files_a_needs_review_upload_on_the_picked_tube(
 
 
 def test_resolve_refusals(client_for, members, tube, foreign_tube, enqueued):
-    record = stored(members["viewer"], b"viewer's file", status=FileStatus.NEEDS_REVIEW)
+    # A viewer's own file from before viewers were refused uploads (the row is made directly).
+    record = stored(members["editor"], b"viewer's file", status=FileStatus.NEEDS_REVIEW)
+    InstrumentFile.objects.filter(pk=record.pk).update(uploaded_by=members["viewer"])
     viewer = client_for("viewer")
     url = f"{FILES}{record.pk}/resolve/"
     assert viewer.post(url, {}, format="json").status_code == 400

@@ -111,9 +111,9 @@ def test_a_duplicate_of_a_file_filed_in_my_study_is_returned(members, enqueued, 
     first, _ = intake.register_instrument_file(
         upload=ContentFile(NTA_BYTES, name="a.csv"), user=members["editor"], aliquot=tube
     )
-    # The viewer did not upload it but sees it through the study.
+    # The manager did not upload it but sees it through the study.
     again, created = intake.register_instrument_file(
-        upload=ContentFile(NTA_BYTES, name="a.csv"), user=members["viewer"]
+        upload=ContentFile(NTA_BYTES, name="a.csv"), user=members["manager"]
     )
     assert (again.pk, created) == (first.pk, False)
 
