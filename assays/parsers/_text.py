@@ -147,7 +147,7 @@ def _to_float_slow(s: str, decimal: str) -> float:
         dec, group = (",", ".") if s.rfind(",") > s.rfind(".") else (".", ",")
         mantissa, exp = _split_exponent(s)
         int_part, _, frac = mantissa.rpartition(dec)
-        if (frac and not frac.isdigit()) or not _GROUPED.fullmatch(int_part):
+        if (frac and not frac.isdecimal()) or not _GROUPED.fullmatch(int_part):
             raise ValueError(f"not a number: {s!r}")
         return float(int_part.replace(group, "") + "." + frac + exp)
     mark = "," if has_comma else "." if has_point else ""

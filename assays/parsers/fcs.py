@@ -602,12 +602,12 @@ class _Reader:
     def _header_offsets(self, head: bytes) -> list[int]:
         """TEXT start/end, DATA start/end, ANALYSIS start/end (blank read as 0)."""
         fields = [head[10 + 8 * i : 18 + 8 * i].decode("latin-1").strip() for i in range(6)]
-        if all(f.isdigit() or not f for f in fields[:4]) and fields[0] and fields[1]:
+        if all(f.isdecimal() or not f for f in fields[:4]) and fields[0] and fields[1]:
             # Blank or "-1" ANALYSIS offsets (seen in old writers) mean no ANALYSIS segment.
-            return [int(f) if f.isdigit() else 0 for f in fields]
+            return [int(f) if f.isdecimal() else 0 for f in fields]
         # Some writers do not right-justify in 8-byte fields: fall back to the numbers in order.
         tokens = head[6:_HEADER_BYTES].decode("latin-1").split()
-        if len(tokens) >= 2 and all(t.isdigit() for t in tokens[:6]):
+        if len(tokens) >= 2 and all(t.isdecimal() for t in tokens[:6]):
             numbers = [int(t) for t in tokens[:6]]
             self.warnings.append("the HEADER offsets are not in fixed 8-byte fields")
             return numbers + [0] * (6 - len(numbers))

@@ -491,7 +491,7 @@ def _when(date: str, time: str) -> datetime | None:
     """Date + Time as Gen5 writes them: M/D/YYYY (D/M/YYYY when the first part cannot be a
     month), D.M.YYYY or YYYY-MM-DD, and 12- or 24-hour times."""
     parts = re.split(r"[/.\-]", date.strip())
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+    if len(parts) != 3 or not all(p.isdecimal() for p in parts):
         return None
     a, b, c = (int(p) for p in parts)
     if "-" in date:

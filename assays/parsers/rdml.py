@@ -561,7 +561,7 @@ def _pcr_format(elem: Element | None) -> _PcrFormat:
 
 
 def _well(react: str, plate: _PcrFormat) -> str:
-    if not react.isdigit():
+    if not react.isdecimal():
         return normalise_well(react)  # RDML 1.0 "A1"-style ids
     number = int(react)
     if plate.rows < 1 or plate.columns < 1 or not 1 <= number <= plate.rows * plate.columns:

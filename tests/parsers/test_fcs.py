@@ -816,3 +816,12 @@ def test_no_channels_at_all():
     with pytest.raises(ParseError) as excinfo:
         parser.parse(payload)
     assert "no $PAR and no $PnN" in excinfo.value.message
+
+
+def test_a_superscript_digit_in_the_header_offsets_is_a_parse_error():
+    # Byte 0xB2 is "²" in latin-1: Python calls it a digit, int() refuses it.
+    head = bytearray(build_fcs(np.zeros((2, 1), dtype="<f4"), ["FSC-A"]))
+    head[17] = 0xB2
+    with pytest.raises(ParseError) as info:
+        FCSParser().parse(bytes(head), "x.fcs")
+    assert "internal error" not in info.value.message
