@@ -174,8 +174,19 @@ class StorageInfo:
     temperature_c: float | None = None
 
 
+class _RecordFact:
+    """A measurement fact is evidence for a rule: the record's page, by its kind."""
+
+    kind = ""
+    url_name = ""
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence(self.kind, self.id, self.label, self.url_name)
+
+
 @dataclass(frozen=True)
-class ParticleFact:
+class ParticleFact(_RecordFact):
     id: int
     aliquot_id: int
     method: str
@@ -193,6 +204,7 @@ class ParticleFact:
     label: str = ""
 
     kind = "particles"
+    url_name = "assays:particle-detail"
 
     @property
     def size_nm(self) -> float | None:
@@ -202,13 +214,9 @@ class ParticleFact:
                 return value
         return None
 
-    @property
-    def evidence(self) -> Evidence:
-        return Evidence(self.kind, self.id, self.label, "assays:particle-detail")
-
 
 @dataclass(frozen=True)
-class ProteinFact:
+class ProteinFact(_RecordFact):
     id: int
     aliquot_id: int
     method: str
@@ -220,14 +228,11 @@ class ProteinFact:
     label: str = ""
 
     kind = "protein"
-
-    @property
-    def evidence(self) -> Evidence:
-        return Evidence(self.kind, self.id, self.label, "assays:protein-detail")
+    url_name = "assays:protein-detail"
 
 
 @dataclass(frozen=True)
-class MarkerFact:
+class MarkerFact(_RecordFact):
     id: int
     aliquot_id: int
     symbol: str
@@ -245,18 +250,15 @@ class MarkerFact:
     label: str = ""
 
     kind = "marker"
+    url_name = "assays:marker-result-detail"
 
     def named(self, symbols: Iterable[str]) -> bool:
         wanted = {s.upper() for s in symbols}
         return self.symbol.upper() in wanted or any(a.upper() in wanted for a in self.aliases)
 
-    @property
-    def evidence(self) -> Evidence:
-        return Evidence(self.kind, self.id, self.label, "assays:marker-result-detail")
-
 
 @dataclass(frozen=True)
-class ImagingFact:
+class ImagingFact(_RecordFact):
     id: int
     aliquot_id: int
     method: str
@@ -269,14 +271,11 @@ class ImagingFact:
     label: str = ""
 
     kind = "imaging"
-
-    @property
-    def evidence(self) -> Evidence:
-        return Evidence(self.kind, self.id, self.label, "assays:imaging-detail")
+    url_name = "assays:imaging-detail"
 
 
 @dataclass(frozen=True)
-class FlowFact:
+class FlowFact(_RecordFact):
     id: int
     aliquot_id: int
     event_concentration_per_ml: float | None = None
@@ -290,14 +289,11 @@ class FlowFact:
     label: str = ""
 
     kind = "flow"
-
-    @property
-    def evidence(self) -> Evidence:
-        return Evidence(self.kind, self.id, self.label, "assays:flow-detail")
+    url_name = "assays:flow-detail"
 
 
 @dataclass(frozen=True)
-class DLSFact:
+class DLSFact(_RecordFact):
     id: int
     aliquot_id: int
     measurement: str  # size | zeta
@@ -307,10 +303,7 @@ class DLSFact:
     label: str = ""
 
     kind = "dls"
-
-    @property
-    def evidence(self) -> Evidence:
-        return Evidence(self.kind, self.id, self.label, "assays:dls-detail")
+    url_name = "assays:dls-detail"
 
 
 @dataclass(frozen=True)
